@@ -1,0 +1,28 @@
+"""invrestore: image restoration as optimisation.
+
+Recover a clean image ``x`` from ``y = H x + noise`` by solving
+``argmin_x D(H x, y) + lam R(x)`` with pluggable forward operators ``H`` (see
+:mod:`invrestore.operators`), data terms and priors. NumPy arrays run on the CPU, CuPy arrays
+on a GPU: the array passed in decides (see :mod:`invrestore.backend`).
+"""
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from . import backend, operators, testing
+from .backend import as_float_image, get_xp, to_device, to_numpy
+
+try:
+    __version__ = _version("invrestore")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "backend",
+    "operators",
+    "testing",
+    "as_float_image",
+    "get_xp",
+    "to_device",
+    "to_numpy",
+    "__version__",
+]
