@@ -32,8 +32,9 @@ def as_shape(shape, name: str = "shape") -> tuple[int, ...]:
         out = tuple(shape)
     except TypeError:
         raise TypeError(f"{name} must be a tuple of positive integers, got {shape!r}") from None
-    if not out or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
-                          for s in out):
+    if not out:
+        raise ValueError(f"{name} must be a non-empty tuple of positive integers, got {shape!r}")
+    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in out):
         raise TypeError(f"{name} must be a tuple of positive integers, got {shape!r}")
     if any(s < 1 for s in out):
         raise ValueError(f"{name} must hold positive integers, got {shape!r}")
@@ -88,6 +89,8 @@ class LinearOperator:
     exact_solve_adjoint = False
     #: Where the operator's parameters live: "numpy", "cupy", or None (parameter-free).
     device = None
+    # Make NumPy scalars defer to our __rmul__ (np.float64(2) * A scales, no object array).
+    __array_ufunc__ = None
 
     def __init__(self, in_shape, out_shape, dtype=np.float64):
         self.in_shape = as_shape(in_shape, "in_shape")
