@@ -37,6 +37,7 @@ __all__ = [
     "check_image",
     "check_scalar",
     "real_dtype",
+    "synchronize",
 ]
 
 _CUPY = None  # cached module, or False once the import failed
@@ -140,6 +141,12 @@ def to_numpy(a):
     if _is_cupy_array(a):
         return a.get()
     return np.asarray(a)
+
+
+def synchronize(a=None):
+    """Wait for queued GPU work when ``a`` is a CuPy array (for honest timings); else no-op."""
+    if _is_cupy_array(a):
+        _cupy().cuda.get_current_stream().synchronize()
 
 
 def real_dtype(dtype):

@@ -1,6 +1,7 @@
 """Data terms and priors (see :mod:`invrestore.functionals.base` for the conventions)."""
 
 from .base import Functional, Prior, Zero
+from .norms import L21
 from .losses import L1, DataFidelity, KullbackLeibler, SquaredL2
 from .simple import Box, GradientTikhonov, NonNegative, Tikhonov
 
@@ -16,4 +17,5 @@ __all__ = [
     "GradientTikhonov",
     "Box",
     "NonNegative",
+    "L21",
 ]
