@@ -79,6 +79,11 @@ class Solver:
     def residuals(self) -> dict:
         return {}
 
+    def _other_change(self) -> float:
+        """Relative change of auxiliary variables in the last step (e.g. PDHG's duals), which
+        must also settle before the run counts as converged."""
+        return 0.0
+
     def run(self, *, max_iter=100, tol=1e-4, callback=None, x_true=None, progress=False,
             track_objective=True, min_iter=1) -> Result:
         """Iterate until ``rel_change < tol`` or ``max_iter`` iterations.
@@ -137,6 +142,7 @@ class Solver:
                 # From a zero start (or a step that has not moved yet, as PDHG's first)
                 # a zero change says nothing about convergence.
                 change = _norm(self.x - x_prev) / n_prev if n_prev > 0 else math.inf
+                change = max(change, self._other_change())
                 history["rel_change"].append(change)
                 history["time"].append(dt)
                 if "objective" in history:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 
-from ..backend import check_scalar
+from ..backend import check_scalar, get_xp
 from .base import Solver
 
 __all__ = ["PDHG"]
+
+
+def _sq(a) -> float:
+    return float(get_xp(a).vdot(a.ravel(), a.ravel()))
 
 
 class PDHG(Solver):
@@ -61,6 +65,7 @@ class PDHG(Solver):
         self.sigma = check_scalar(sigma, "sigma", positive=True)
         self.x = x0.copy()
         self.y = [K.apply(x0, check=False) * 0.0 for _, K in self.terms]
+        self._dual_change = math.inf
 
     def _kty(self):
         out = None
@@ -73,9 +78,16 @@ class PDHG(Solver):
         x_old = self.x
         x = self.f.prox(x_old - self.tau * self._kty(), self.tau)
         xbar = 2.0 * x - x_old
-        self.y = [g.prox_conj(y + self.sigma * K.apply(xbar, check=False), self.sigma)
-                  for (g, K), y in zip(self.terms, self.y)]
+        y_new = [g.prox_conj(y + self.sigma * K.apply(xbar, check=False), self.sigma)
+                 for (g, K), y in zip(self.terms, self.y)]
+        num = math.sqrt(sum(_sq(a - b) for a, b in zip(y_new, self.y)))
+        den = math.sqrt(sum(_sq(b) for b in self.y))
+        self._dual_change = num / den if den > 0 else (math.inf if num > 0 else 0.0)
+        self.y = y_new
         self.x = x
+
+    def _other_change(self):
+        return self._dual_change
 
     def objective(self):
         return self.f(self.x) + sum(g(K.apply(self.x, check=False)) for g, K in self.terms)
