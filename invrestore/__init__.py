@@ -8,8 +8,10 @@ on a GPU: the array passed in decides (see :mod:`invrestore.backend`).
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import backend, operators, testing
+from . import backend, functionals, operators, solvers, testing
+from .api import PRIOR_NAMES, denoise, get_prior, restore
 from .backend import as_float_image, get_xp, to_device, to_numpy
+from .estimation import estimate_sigma
 
 try:
     __version__ = _version("invrestore")
@@ -17,6 +19,13 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
+    "denoise",
+    "restore",
+    "get_prior",
+    "PRIOR_NAMES",
+    "estimate_sigma",
+    "functionals",
+    "solvers",
     "backend",
     "operators",
     "testing",

@@ -1,0 +1,235 @@
+"""One-call entry points: :func:`denoise` and :func:`restore`."""
+
+from __future__ import annotations
+
+from .backend import as_float_image, check_scalar
+from .estimation import estimate_sigma
+from .functionals import (L1, DataFidelity, Functional, KullbackLeibler, L21, Prior,
+                          SquaredL2, Zero)
+from .operators import Gradient, LinearOperator, Mask
+from .solvers import ADMM, FISTA, PDHG
+
+__all__ = ["denoise", "restore", "get_prior", "PRIOR_NAMES"]
+
+
+def _registry():
+    from .functionals import GradientTikhonov, Tikhonov, TotalVariation, WaveletL1
+
+    return {
+        "tv": lambda **kw: TotalVariation(**kw),
+        "tv_aniso": lambda **kw: TotalVariation(isotropic=False, **kw),
+        "wavelet": lambda **kw: WaveletL1(**kw),
+        "tikhonov": lambda **kw: Tikhonov(**kw),
+        "gradient_tikhonov": lambda **kw: GradientTikhonov(**kw),
+    }
+
+
+#: Names accepted by ``prior=`` / ``method=``.
+PRIOR_NAMES = ("tv", "tv_aniso", "wavelet", "tikhonov", "gradient_tikhonov")
+
+
+def get_prior(prior, **options) -> Prior:
+    """A :class:`~invrestore.functionals.Prior` from a name in :data:`PRIOR_NAMES` (options go
+    to its constructor) or the object itself."""
+    if isinstance(prior, Functional):
+        if options:
+            raise TypeError("options are only accepted with a prior given by name")
+        return prior
+    if not isinstance(prior, str):
+        raise TypeError(f"prior must be a name in {PRIOR_NAMES} or a Prior object, "
+                        f"got {type(prior).__name__}")
+    reg = _registry()
+    key = prior.lower()
+    if key not in reg:
+        raise ValueError(f"unknown prior {prior!r}; choose one of {', '.join(PRIOR_NAMES)}")
+    return reg[key](**options)
+
+
+def _sigma(sigma, y, observed=None):
+    if sigma is None:
+        return estimate_sigma(y, observed=observed)
+    return check_scalar(sigma, "sigma", nonnegative=True)
+
+
+def denoise(image, sigma=None, *, method="tv", **options):
+    """Remove Gaussian noise of std ``sigma`` from ``image``.
+
+    Parameters
+    ----------
+    image : ndarray, (H, W) or (H, W, C)
+        Noisy image; integers are converted like ``skimage.img_as_float``.
+    sigma : float, optional
+        Noise std on the [0, 1] scale (``25 / 255``); estimated from the image when omitted
+        (:func:`~invrestore.estimation.estimate_sigma`).
+    method : str or Prior
+        A name in :data:`PRIOR_NAMES` or a prior object.
+    **options
+        Passed to the prior's constructor.
+
+    Returns
+    -------
+    ndarray
+        Denoised image, same shape and float dtype, same device.
+
+    Notes
+    -----
+    ``prior.denoise(x, sigma)``: the prior's prox at a step calibrated on the Train400
+    training images (see each prior's ``denoise_step`` and ``benchmarks/calibrate_denoisers.py``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from invrestore import denoise
+    >>> rng = np.random.default_rng(0)
+    >>> clean = np.tile(np.linspace(0, 1, 64), (64, 1))
+    >>> noisy = clean + 0.1 * rng.standard_normal(clean.shape)
+    >>> out = denoise(noisy, 0.1)
+    >>> bool(np.abs(out - clean).mean() < np.abs(noisy - clean).mean())
+    True
+    """
+    x = as_float_image(image, name="image")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"image must be (H, W) or (H, W, C), got shape {tuple(x.shape)}")
+    sigma = _sigma(sigma, x)
+    return get_prior(method, **options).denoise(x, sigma)
+
+
+_DATA = {"l2": SquaredL2, "gaussian": SquaredL2, "poisson": KullbackLeibler,
+         "kl": KullbackLeibler, "l1": L1}
+_SOLVERS = ("auto", "admm", "fista", "pdhg")
+_MAX_ITER = {"admm": 100, "fista": 300, "pdhg": 500}
+
+
+def _choose_solver(solver, data, operator, prior):
+    if solver not in _SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(_SOLVERS)}")
+    if solver != "auto":
+        return solver
+    if data is not SquaredL2:
+        return "pdhg"
+    # ADMM's x-step is one solve_normal: closed form for the structured operators. Without a
+    # closed form, FISTA needs one H and one H^T per iteration instead of a CG solve.
+    return "admm" if operator.exact_solve else "fista"
+
+
+def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", data="l2",
+            x0=None, x_true=None, max_iter=None, tol=1e-4, full_output=False, progress=False,
+            callback=None):
+    """Restore ``x`` from ``y = H x + noise`` by ``argmin_x D(H x, y) + lam R(x)``.
+
+    Parameters
+    ----------
+    y : ndarray
+        Observation, shaped ``operator.out_shape``.
+    operator : LinearOperator
+        Forward model ``H`` (:mod:`invrestore.operators`).
+    prior : str or Prior
+        ``R``: a name in :data:`PRIOR_NAMES` or a prior object.
+    sigma : float, optional
+        Noise std on the [0, 1] scale; estimated from ``y`` when omitted (observed pixels only
+        for a :class:`~invrestore.operators.Mask`).
+    lam : float, optional
+        Regularisation weight. Default ``prior.denoise_step(sigma)``: with ``H = I`` this is
+        exactly :func:`denoise`, whose step was calibrated on training images; a floor of
+        ``1e-3`` keeps noise-free problems (inpainting) regularised.
+    solver : {"auto", "admm", "fista", "pdhg"}
+        ``"auto"``: ADMM when the data term is squared L2 and ``H`` has an exact
+        ``solve_normal``, FISTA for squared L2 otherwise, PDHG for Poisson and L1 data.
+    data : {"l2", "poisson", "l1"}
+        Data term ``D``: ``1/2 ||H x - y||^2``, the Poisson negative log-likelihood (``y`` in
+        counts), or ``||H x - y||_1``.
+    x0 : ndarray, optional
+        Starting point; default a regularised inverse ``(H^T H + 0.01 I)^{-1} H^T y``.
+    x_true : ndarray, optional
+        Reference: PSNR/SSIM per iteration in the history.
+    max_iter, tol
+        Iteration cap (default 100 ADMM, 300 FISTA, 500 PDHG) and relative-change tolerance.
+    full_output : bool
+        Return the :class:`~invrestore.solvers.Result` (history, chosen parameters in
+        ``result.info``) instead of the array.
+    progress : bool
+        Show a progress bar.
+    callback : callable, optional
+        ``callback(solver, k)``; returning True stops.
+
+    Returns
+    -------
+    ndarray or Result
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from invrestore import restore
+    >>> from invrestore.operators import Mask
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.tile(np.linspace(0, 1, 32), (32, 1))
+    >>> M = Mask(rng.random(x.shape) > 0.5)
+    >>> x_hat = restore(M @ x, M, prior="tv", sigma=0.0)
+    >>> bool(np.abs(x_hat - x).mean() < 0.02)
+    True
+    """
+    if not isinstance(operator, LinearOperator):
+        raise TypeError(f"operator must be an invrestore LinearOperator, got "
+                        f"{type(operator).__name__}")
+    y = as_float_image(y, name="y")
+    if tuple(y.shape) != operator.out_shape:
+        raise ValueError(f"y has shape {tuple(y.shape)} but {operator!r} produces "
+                         f"{operator.out_shape}")
+    key = data.lower() if isinstance(data, str) else data
+    if key not in _DATA:
+        raise ValueError(f"unknown data term {data!r}; choose one of l2, poisson, l1")
+    loss_cls = _DATA[key]
+    R = get_prior(prior)
+    observed = operator.mask if isinstance(operator, Mask) else None
+    if y.ndim in (2, 3):
+        sigma = _sigma(sigma, y, observed)
+    elif sigma is None:
+        raise ValueError("sigma must be given when y is not an image")
+    else:
+        sigma = check_scalar(sigma, "sigma", nonnegative=True)
+    if lam is None:
+        lam = max(R.denoise_step(sigma) if sigma > 0 else 0.0, 1e-3)
+    lam = check_scalar(lam, "lam", nonnegative=True)
+    method = _choose_solver(solver, loss_cls, operator, R)
+    if x0 is None:
+        x0 = operator.solve_normal(operator.apply_adjoint(y), 1e-2, max_iter=50)
+    elif tuple(x0.shape) != operator.in_shape:
+        raise ValueError(f"x0 has shape {tuple(x0.shape)}, expected {operator.in_shape}")
+    f = DataFidelity(loss_cls(y), operator)
+    g = lam * R if lam > 0 else Zero()
+    if method == "admm":
+        if loss_cls is not SquaredL2:
+            raise ValueError("solver='admm' supports data='l2' only; use 'pdhg'")
+        s = ADMM(f, g, x0, rho=_admm_rho(lam))
+    elif method == "fista":
+        if loss_cls is not SquaredL2:
+            raise ValueError("solver='fista' needs a smooth data term (data='l2'); use 'pdhg'")
+        s = FISTA(f, g, x0)
+    else:
+        s = _pdhg(loss_cls(y), operator, R, lam, x0)
+    max_iter = _MAX_ITER[method] if max_iter is None else max_iter
+    res = s.run(max_iter=max_iter, tol=tol, x_true=x_true, progress=progress,
+                callback=callback, track_objective=full_output or x_true is not None)
+    res.info.update({"prior": prior if isinstance(prior, str) else repr(prior),
+                     "sigma": sigma, "lam": lam, "solver": method, "data": key})
+    return res if full_output else res.x
+
+
+def _admm_rho(lam):
+    # The prior's prox step is lam / rho; rho ~ 2 lam starts both sub-problems on an equal
+    # footing for images in [0, 1]; residual balancing adapts it from there.
+    return max(2.0 * lam, 1e-3)
+
+
+def _pdhg(loss, operator, R, lam, x0):
+    from .functionals import TotalVariation
+
+    terms = [(loss, operator)]
+    f = Zero()
+    if isinstance(R, TotalVariation):
+        # TV as lam ||D x||_{2,1}: every term is then used through a closed-form prox.
+        terms.append((lam * L21(isotropic=R.isotropic, channels=x0.ndim == 3),
+                      Gradient(operator.in_shape)))
+    else:
+        f = lam * R
+    return PDHG(f, terms, x0)
