@@ -109,6 +109,8 @@ class DataFidelity(Functional):
             raise ValueError(f"y has shape {tuple(y.shape)} but {operator!r} produces "
                              f"{operator.out_shape}")
         self._lipschitz = None
+        # H^T y is constant: computed once, not in every prox (an ADMM x-step would redo it)
+        self._hty = operator.apply_adjoint(y) if isinstance(loss, SquaredL2) else None
 
     @property
     def lipschitz(self):
@@ -128,7 +130,7 @@ class DataFidelity(Functional):
     def _prox(self, v, tau, x0=None):
         H = self.operator
         if isinstance(self.loss, SquaredL2):
-            b = H.apply_adjoint(self.loss.y, check=False) + v / tau
+            b = self._hty + v / tau
             return H.solve_normal(b, 1.0 / tau, x0=x0)
         from ..operators import Identity
 
