@@ -4,6 +4,8 @@ from .base import Functional, Prior, Zero
 from .norms import L21
 from .losses import L1, DataFidelity, KullbackLeibler, SquaredL2
 from .simple import Box, GradientTikhonov, NonNegative, Tikhonov
+from .tv import TotalVariation
+from .wavelet import WaveletL1
 
 __all__ = [
     "Functional",
@@ -17,5 +19,7 @@ __all__ = [
     "GradientTikhonov",
     "Box",
     "NonNegative",
+    "TotalVariation",
+    "WaveletL1",
     "L21",
 ]

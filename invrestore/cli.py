@@ -1,0 +1,374 @@
+"""The ``invrestore`` command: ``demo``, ``restore`` and ``denoise``.
+
+::
+
+    invrestore demo [--out DIR] [--size N] [--seed S] [--force]
+    invrestore restore IN OUT [--blur SPEC] [--boundary B] [--noise SIGMA] [--mask SPEC]
+                              [--scale S] [--prior NAME] [--lam LAM] [--solver NAME]
+                              [--max-iter N] [--simulate] [--seed S] [--force]
+    invrestore denoise IN OUT [--sigma S] [--method NAME] [--force]
+
+Every failure (bad arguments, unknown prior, unreadable input, existing output without
+``--force``) prints ``invrestore: error: ...`` on stderr and exits with status 2, leaving no
+output file behind: outputs are checked before any work and written atomically at the end.
+
+Examples
+--------
+>>> from invrestore.cli import main
+>>> main(["restore", "in.png", "out.xyz"])
+2
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main", "build_parser", "parse_blur", "build_operator"]
+
+_SOLVERS = ("auto", "admm", "fista", "pdhg")
+
+
+class _UsageError(Exception):
+    def __init__(self, message, parser):
+        super().__init__(message)
+        self.parser = parser
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse would exit the interpreter; main() turns this into a message and status 2
+    def error(self, message):
+        raise _UsageError(message, self)
+
+
+def _number(text, *, kind=float, minimum=None, strict=False):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, "
+                                         f"got {text!r}")
+    return value
+
+
+def _nonneg(text):
+    return _number(text, minimum=0.0)
+
+
+def _count(text):
+    return _number(text, kind=int, minimum=1)
+
+
+def _seed(text):
+    return _number(text, kind=int, minimum=0)
+
+
+def build_parser():
+    """The argument parser of the ``invrestore`` command."""
+    from . import PRIOR_NAMES, __version__
+    from .operators import BOUNDARIES
+
+    p = _Parser(prog="invrestore", description="Image restoration as optimisation: "
+                "argmin_x D(H x, y) + lam R(x).")
+    p.add_argument("--version", action="version", version=f"invrestore {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{demo,restore,denoise}")
+
+    d = sub.add_parser("demo", help="restore a test image degraded five ways with every prior",
+                       description="Degrade a test image five ways, restore each with every "
+                       "prior, print a table and write a figure and results.json.")
+    d.add_argument("--out", default="invrestore-demo", help="output folder (created)")
+    d.add_argument("--size", type=_count, default=256, help="image side, even (default 256)")
+    d.add_argument("--seed", type=_seed, default=0, help="seed of noise and masks")
+    d.add_argument("--force", action="store_true", help="replace an existing figure")
+
+    r = sub.add_parser("restore", help="restore an image through a forward model",
+                       description="Restore OUT from the observation IN = H x + noise, with "
+                       "H = mask . decimation . blur (each optional).")
+    r.add_argument("input", metavar="IN", help="observation (or clean image with --simulate)")
+    r.add_argument("output", metavar="OUT", help="restored image (.png, .tif, .npy, ...)")
+    r.add_argument("--blur", metavar="SPEC", help="gaussian:SIGMA, motion:LENGTH,ANGLE, or a "
+                   "kernel file (.png, .tif, .npy, .mat)")
+    r.add_argument("--boundary", default="circular", choices=sorted(set(BOUNDARIES.values())),
+                   help="blur boundary condition (default circular)")
+    r.add_argument("--noise", type=_nonneg, metavar="SIGMA", help="noise std on the [0, 1] "
+                   "scale (estimated when omitted; with --simulate, the noise added, default 0)")
+    r.add_argument("--mask", metavar="SPEC", help="image whose non-zero pixels are observed, "
+                   "or random:FRACTION of missing pixels (with --simulate)")
+    r.add_argument("--scale", type=_count, default=1, metavar="S",
+                   help="decimation factor: OUT is S times larger than the observation")
+    r.add_argument("--prior", default="tv", metavar="NAME",
+                   help=f"one of {', '.join(PRIOR_NAMES)} (default tv)")
+    r.add_argument("--lam", type=_nonneg, help="regularisation weight (default: automatic)")
+    r.add_argument("--solver", default="auto", choices=_SOLVERS)
+    r.add_argument("--max-iter", type=_count, metavar="N", help="iteration cap")
+    r.add_argument("--simulate", action="store_true", help="IN is a clean image: degrade it, "
+                   "restore it and report PSNR/SSIM against it")
+    r.add_argument("--seed", type=_seed, default=0, help="seed of simulated noise and masks")
+    r.add_argument("--force", action="store_true", help="replace an existing OUT")
+
+    n = sub.add_parser("denoise", help="remove Gaussian noise",
+                       description="Remove white Gaussian noise from IN.")
+    n.add_argument("input", metavar="IN")
+    n.add_argument("output", metavar="OUT")
+    n.add_argument("--sigma", type=_nonneg, help="noise std on the [0, 1] scale (estimated "
+                   "when omitted)")
+    n.add_argument("--method", default="tv", metavar="NAME",
+                   help=f"one of {', '.join(PRIOR_NAMES)} (default tv)")
+    n.add_argument("--force", action="store_true", help="replace an existing OUT")
+    return p
+
+
+def parse_blur(spec):
+    """Blur kernel from ``gaussian:SIGMA``, ``motion:LENGTH,ANGLE`` or a kernel file path.
+
+    Examples
+    --------
+    >>> from invrestore.cli import parse_blur
+    >>> parse_blur("gaussian:1.0").shape, parse_blur("motion:5,0").shape
+    ((7, 7), (1, 5))
+    """
+    from .degradations import gaussian_kernel, load_kernel, motion_kernel
+
+    kind, sep, rest = spec.partition(":")
+    kind = kind.lower()
+    if sep and kind in ("gaussian", "motion"):
+        try:
+            values = [float(v) for v in rest.split(",")]
+        except ValueError:
+            values = []
+        if kind == "gaussian" and len(values) == 1:
+            return gaussian_kernel(values[0])
+        if kind == "motion" and len(values) == 2:
+            return motion_kernel(values[0], values[1])
+        form = "gaussian:SIGMA" if kind == "gaussian" else "motion:LENGTH,ANGLE"
+        raise ValueError(f"--blur {spec!r}: expected {form}")
+    return load_kernel(spec)
+
+
+def build_operator(x_shape, *, kernel=None, boundary="circular", scale=1, mask=None):
+    """``H = Mask @ Downsample @ Blur`` on images of ``x_shape`` (each factor optional).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from invrestore.cli import build_operator
+    >>> build_operator((64, 64), kernel=np.ones((3, 3)) / 9, scale=2).out_shape
+    (32, 32)
+    """
+    from .operators import Blur, Downsample, Identity, Mask
+
+    H, shape = None, tuple(x_shape)
+    if kernel is not None:
+        H = Blur(kernel, shape, boundary=boundary)
+        shape = H.out_shape
+    if scale > 1:
+        D = Downsample(scale, shape)
+        H, shape = (D if H is None else D @ H), D.out_shape
+    if mask is not None:
+        M = Mask(mask, shape)
+        H = M if H is None else M @ H
+    return Identity(tuple(x_shape)) if H is None else H
+
+
+def _x_shape(y_shape, kernel, boundary, scale):
+    """Image shape that the model maps onto an observation of ``y_shape``."""
+    h, w = y_shape[0] * scale, y_shape[1] * scale
+    if kernel is not None and boundary == "valid":
+        h, w = h + kernel.shape[0] - 1, w + kernel.shape[1] - 1
+    return (h, w) + tuple(y_shape[2:])
+
+
+def _read_mask(spec, simulate, shape, rng):
+    from .degradations import random_mask
+    from .io import imread
+
+    if spec.lower().startswith("random:"):
+        if not simulate:
+            raise ValueError("--mask random:FRACTION needs --simulate (a real observation "
+                             "comes with its own mask file)")
+        try:
+            fraction = float(spec.split(":", 1)[1])
+        except ValueError:
+            raise ValueError(f"--mask {spec!r}: expected random:FRACTION") from None
+        if not 0.0 <= fraction < 1.0:
+            raise ValueError(f"--mask {spec!r}: the missing fraction must be in [0, 1)")
+        return random_mask(shape[:2], fraction, rng=rng)
+    m = np.asarray(imread(spec))
+    m = m != 0 if m.ndim == 2 else (m != 0).any(axis=-1)
+    if m.shape != tuple(shape[:2]):
+        raise ValueError(f"--mask {spec}: shape {m.shape} does not match the observation "
+                         f"{tuple(shape[:2])}")
+    return m
+
+
+def _check_output(path, force):
+    from .io import SUFFIXES
+
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise ValueError(f"output {path}: unsupported suffix {path.suffix or '(none)'!r}; use "
+                         f"one of {', '.join(SUFFIXES)}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"output {path}: folder {path.parent} does not exist")
+    if path.exists() and not force:
+        raise FileExistsError(f"output {path} already exists; pass --force to replace it")
+
+
+def _check_prior(name, option):
+    from . import PRIOR_NAMES
+
+    if name.lower() not in PRIOR_NAMES:
+        raise ValueError(f"unknown prior {name!r} for {option}; choose one of "
+                         f"{', '.join(PRIOR_NAMES)}")
+
+
+def _write(path, x, like, force):
+    from .io import ImageArray, imwrite
+
+    out = np.clip(np.asarray(x), 0.0, 1.0).view(ImageArray)
+    out.bit_depth = getattr(like, "bit_depth", None)  # same depth as the input file
+    imwrite(path, out, force=force)
+
+
+def _describe(kernel_spec, boundary, scale, mask):
+    parts = []
+    if kernel_spec:
+        parts.append(f"blur {kernel_spec} ({boundary})")
+    if scale > 1:
+        parts.append(f"x{scale} decimation")
+    if mask is not None:
+        parts.append(f"mask ({100 * float(np.mean(mask)):.1f}% observed)")
+    return " -> ".join(parts) or "identity (denoising)"
+
+
+def _cmd_restore(a, out):
+    from . import restore
+    from .estimation import estimate_sigma
+    from .io import imread
+    from .metrics import psnr, ssim
+
+    _check_output(a.output, a.force)
+    _check_prior(a.prior, "--prior")
+    if a.mask and a.mask.lower().startswith("random:") and not a.simulate:
+        raise ValueError("--mask random:FRACTION needs --simulate")
+    image = imread(a.input)
+    kernel = parse_blur(a.blur) if a.blur else None
+    rng = np.random.default_rng(a.seed)
+    if a.simulate:
+        x = np.asarray(image)
+        H = build_operator(x.shape, kernel=kernel, boundary=a.boundary, scale=a.scale)
+        mask = _read_mask(a.mask, True, H.out_shape, rng) if a.mask else None
+        H = build_operator(x.shape, kernel=kernel, boundary=a.boundary, scale=a.scale,
+                           mask=mask)
+        from .degradations import add_gaussian_noise
+
+        sigma, how = (a.noise or 0.0), "simulated"
+        y = add_gaussian_noise(H @ x, sigma, rng=rng)
+    else:
+        y = np.asarray(image)
+        mask = _read_mask(a.mask, False, y.shape, rng) if a.mask else None
+        H = build_operator(_x_shape(y.shape, kernel, a.boundary, a.scale), kernel=kernel,
+                           boundary=a.boundary, scale=a.scale, mask=mask)
+        if a.noise is None:
+            sigma, how = estimate_sigma(y, observed=mask), "estimated"
+        else:
+            sigma, how = a.noise, "given"
+    print(f"model: {_describe(a.blur, a.boundary, a.scale, mask)}; observation "
+          f"{'x'.join(map(str, y.shape))} -> image {'x'.join(map(str, H.in_shape))}", file=out)
+    t0 = time.perf_counter()
+    res = restore(y, H, prior=a.prior.lower(), sigma=sigma, lam=a.lam, solver=a.solver,
+                  max_iter=a.max_iter, full_output=True)
+    dt = time.perf_counter() - t0
+    info = res.info
+    print(f"sigma {info['sigma']:.4g} ({how}), prior {info['prior']}, lam {info['lam']:.4g}, "
+          f"solver {info['solver']}, {res.n_iter} iterations "
+          f"({'converged' if res.converged else 'not converged'}), {dt:.2f} s", file=out)
+    x_hat = np.clip(res.x, 0.0, 1.0)
+    if a.simulate:
+        x = np.asarray(image)
+        line = f"restored: PSNR {psnr(x_hat, x):.2f} dB, SSIM {ssim(x_hat, x):.4f}"
+        shown = _comparable(y, x, a)
+        if shown is not None:
+            line = (f"degraded: PSNR {psnr(shown, x):.2f} dB, SSIM {ssim(shown, x):.4f}; "
+                    + line)
+        print(line, file=out)
+    _write(a.output, x_hat, image, a.force)
+    print(f"wrote {a.output}", file=out)
+    return 0
+
+
+def _comparable(y, x, a):
+    """The observation on the image grid, or None when it has no pixel-wise counterpart."""
+    from .degradations import imresize
+
+    if y.shape == x.shape:
+        return np.clip(y, 0.0, 1.0)
+    if a.blur and a.boundary == "valid":
+        return None  # a cropped observation, not a scaled one
+    return np.clip(imresize(y, output_shape=x.shape[:2]), 0.0, 1.0)
+
+
+def _cmd_denoise(a, out):
+    from . import denoise
+    from .estimation import estimate_sigma
+    from .io import imread
+
+    _check_output(a.output, a.force)
+    _check_prior(a.method, "--method")
+    image = imread(a.input)
+    y = np.asarray(image)
+    sigma, how = (a.sigma, "given") if a.sigma is not None else (estimate_sigma(y), "estimated")
+    t0 = time.perf_counter()
+    x_hat = denoise(y, sigma, method=a.method.lower())
+    print(f"sigma {sigma:.4g} ({how}), method {a.method.lower()}, "
+          f"{time.perf_counter() - t0:.2f} s", file=out)
+    _write(a.output, x_hat, image, a.force)
+    print(f"wrote {a.output}", file=out)
+    return 0
+
+
+def _cmd_demo(a, out):
+    from .demo import run_demo
+
+    run_demo(a.out, size=a.size, seed=a.seed, force=a.force, stream=out)
+    return 0
+
+
+def main(argv=None):
+    """Run the ``invrestore`` command with ``argv`` (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 on any error (message on stderr), 130 when interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(exc.parser.format_usage().rstrip(), file=sys.stderr)
+        print(f"invrestore: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
+    command = {"demo": _cmd_demo, "restore": _cmd_restore, "denoise": _cmd_denoise}
+    try:
+        return command[args.command](args, sys.stdout)
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"invrestore: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("invrestore: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
