@@ -31,8 +31,8 @@ with :math:`t_1 = 1`, :math:`t_{k+1} = (1 + \sqrt{1 + 4 t_k^2})/2`,
 :mod:`invrestore.kernels._tv_numba`). It stops after the update in which the relative change
 :math:`\|x_k - x_{k-1}\|_2 / \|x_k\|_2` is found ``<= tol`` (tested at
 ``k = 1, 1 + m, 1 + 2m, ...`` with ``m = CHECK_EVERY``, because the test's reduction costs
-about as much as an iteration; ``tol = 0`` never stops early), or after ``max_iter`` dual
-updates. The returned image is always :math:`v - w D^\top p` for the returned dual ``p``,
+about as much as an iteration; ``tol = 0`` neither measures nor stops early), or after
+``max_iter`` dual updates. The returned image is always :math:`v - w D^\top p` for the returned dual ``p``,
 which is feasible, so :func:`tv_duality_gap` certifies its accuracy.
 
 Why FGP: on a noisy 512x512 camera image, FGP and the accelerated primal-dual method of
@@ -100,7 +100,8 @@ class TVProxInfo(NamedTuple):
     n_iter : int
         Number of dual updates performed.
     rel_change : float
-        Last measured ``||x_k - x_{k-1}|| / ||x_k||`` (``inf`` if never measured).
+        Last measured ``||x_k - x_{k-1}|| / ||x_k||`` (``inf`` if never measured, as with
+        ``tol=0``).
     converged : bool
         ``rel_change <= tol``.
     """
@@ -196,7 +197,7 @@ def _fgp_xp(v, p, w, isotropic, max_iter, tol, check_every):
     while k < max_iter:
         x = v + w * _div(p)
         dx = x - x_prev
-        check = k > 0 and ((k - 1) % check_every == 0 or k == max_iter - 1)
+        check = tol > 0 and k > 0 and ((k - 1) % check_every == 0 or k == max_iter - 1)
         if check:
             num = float(xp.linalg.norm(dx.ravel().astype(xp.float64)))
             den = float(xp.linalg.norm(x.ravel().astype(xp.float64)))
@@ -230,7 +231,7 @@ def tv_prox(v, weight, *, isotropic=True, max_iter=200, tol=1e-4, dual=None,
         Maximum number of dual updates (0 returns ``v - w D^T p0``).
     tol : float
         Stop when ``||x_k - x_{k-1}|| / ||x_k|| <= tol`` (tested every ``CHECK_EVERY``
-        iterations); 0 always runs ``max_iter`` iterations.
+        iterations); 0 runs exactly ``max_iter`` iterations without measuring.
     dual : ndarray, optional
         Warm start ``p0`` of shape ``(2,) + v.shape`` (projected onto the constraint set);
         zeros by default.
