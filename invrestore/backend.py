@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numba
 import numpy as np
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "check_scalar",
     "real_dtype",
     "synchronize",
+    "vdot",
+    "norm",
 ]
 
 _CUPY = None  # cached module, or False once the import failed
@@ -147,6 +150,46 @@ def synchronize(a=None):
     """Wait for queued GPU work when ``a`` is a CuPy array (for honest timings); else no-op."""
     if _is_cupy_array(a):
         _cupy().cuda.get_current_stream().synchronize()
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _dot(a, b):  # pragma: no cover - compiled
+    s = 0.0
+    for i in numba.prange(a.size):
+        s += np.float64(a[i]) * np.float64(b[i])
+    return s
+
+
+def vdot(a, b) -> float:
+    """``sum(a * b)`` over all elements of two real arrays of the same size, as a float.
+
+    Used instead of ``numpy.vdot`` / ``numpy.linalg.norm`` inside iterative loops: those call
+    OpenBLAS, whose worker threads keep spinning after each call and take the cores from
+    Numba's thread pool (measured on 2 cores: an ADMM iteration with a 20-pass Numba TV prox
+    went from 19 ms to 47 ms). This runs on Numba's own pool (float64 accumulation) for NumPy
+    arrays and through ``cupy.vdot`` for CuPy arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vdot(np.ones((2, 3)), np.full((2, 3), 2.0))
+    12.0
+    """
+    xp = get_xp(a, b)
+    if xp is not np:
+        return float(xp.vdot(a.ravel(), b.ravel()))
+    a = np.ascontiguousarray(a).ravel()
+    b = np.ascontiguousarray(b).ravel()
+    if a.size != b.size:
+        raise ValueError(f"vdot needs arrays of the same size, got {a.size} and {b.size}")
+    if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
+        a, b = a.astype(np.float64), b.astype(np.float64)
+    return float(_dot(a, b))
+
+
+def norm(a) -> float:
+    """Euclidean norm of all elements of ``a`` (see :func:`vdot`)."""
+    return math.sqrt(max(vdot(a, a), 0.0))
 
 
 def real_dtype(dtype):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import check_finite, check_scalar, get_xp
+from ..backend import check_finite, check_scalar, get_xp, vdot
 from .base import Functional
 
 __all__ = ["SquaredL2", "L1", "KullbackLeibler", "DataFidelity"]
@@ -24,7 +24,7 @@ class SquaredL2(Functional):
 
     def _value(self, z):
         r = z - self.y
-        return 0.5 * float(get_xp(r).vdot(r.ravel(), r.ravel()))
+        return 0.5 * vdot(r, r)
 
     def _grad(self, z):
         return z - self.y

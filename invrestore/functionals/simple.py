@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..backend import check_scalar, get_xp
+from ..backend import check_scalar, get_xp, vdot
 from ..operators import Gradient
 from .base import Functional, Prior
 
@@ -24,7 +24,7 @@ class Tikhonov(Prior):
     lipschitz = 1.0
 
     def _value(self, x):
-        return 0.5 * float(get_xp(x).vdot(x.ravel(), x.ravel()))
+        return 0.5 * vdot(x, x)
 
     def _grad(self, x):
         return x
@@ -60,7 +60,7 @@ class GradientTikhonov(Prior):
 
     def _value(self, x):
         g = self._op(x.shape).apply(x, check=False)
-        return 0.5 * float(get_xp(g).vdot(g.ravel(), g.ravel()))
+        return 0.5 * vdot(g, g)
 
     def _grad(self, x):
         return self._op(x.shape).gram(x, check=False)

@@ -78,6 +78,7 @@ class TotalVariation(Prior):
         self.tol = check_scalar(tol, "tol", nonnegative=True)
         self.warm_start = bool(warm_start)
         self.last_info = None
+        self._work = {}  # scratch buffers of the Numba prox, reused between calls
         self._dual = None
 
     def __repr__(self):
@@ -101,7 +102,7 @@ class TotalVariation(Prior):
                     device_of(d) == device_of(v):
                 dual = d
         x, info = tv_prox(v, tau, isotropic=self.isotropic, max_iter=self.max_iter,
-                          tol=self.tol, dual=dual, return_info=True)
+                          tol=self.tol, dual=dual, return_info=True, workspace=self._work)
         self.last_info = info
         if self.warm_start:
             self._dual = info.dual

@@ -78,7 +78,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..backend import check_image, check_scalar, get_xp
+from ..backend import check_image, check_scalar, get_xp, norm, vdot
 from ..operators import Gradient
 
 __all__ = ["CHECK_EVERY", "TVProxInfo", "tv_duality_gap", "tv_norm", "tv_objective", "tv_prox"]
@@ -154,8 +154,7 @@ def tv_norm(x, *, isotropic=True) -> float:
 def tv_objective(x, v, weight, *, isotropic=True) -> float:
     """``1/2 ||x - v||^2 + weight TV(x)``, the function that :func:`tv_prox` minimises."""
     r = x - v
-    xp = get_xp(r)
-    return 0.5 * float(xp.vdot(r.ravel(), r.ravel())) + weight * tv_norm(x, isotropic=isotropic)
+    return 0.5 * vdot(r, r) + weight * tv_norm(x, isotropic=isotropic)
 
 
 def tv_duality_gap(v, weight, dual, *, isotropic=True) -> float:
@@ -168,7 +167,7 @@ def tv_duality_gap(v, weight, dual, *, isotropic=True) -> float:
     :math:`\mathrm{obj}(x) - \min \mathrm{obj}` and :math:`\tfrac12\|x - x^\star\|^2`.
     """
     x = v + weight * _div(dual)
-    inner = float(get_xp(x).vdot(dual.ravel(), _grad(x).ravel()))
+    inner = vdot(dual, _grad(x))
     return weight * (tv_norm(x, isotropic=isotropic) - inner)
 
 
@@ -189,7 +188,6 @@ def _prepare_dual(dual, v, isotropic):
 
 def _fgp_xp(v, p, w, isotropic, max_iter, tol, check_every):
     """FGP in array operations (NumPy or CuPy); the reference implementation."""
-    xp = get_xp(v)
     s = 1.0 / (8.0 * w)
     p_prev = p
     x_prev = v
@@ -199,8 +197,8 @@ def _fgp_xp(v, p, w, isotropic, max_iter, tol, check_every):
         dx = x - x_prev
         check = tol > 0 and k > 0 and ((k - 1) % check_every == 0 or k == max_iter - 1)
         if check:
-            num = float(xp.linalg.norm(dx.ravel().astype(xp.float64)))
-            den = float(xp.linalg.norm(x.ravel().astype(xp.float64)))
+            num = norm(dx)
+            den = norm(x)
             rel = num / max(den, 1e-300)
         z = x + beta * dx
         q = _project(p + beta * (p - p_prev) + s * _grad(z), isotropic)
@@ -215,7 +213,7 @@ def _fgp_xp(v, p, w, isotropic, max_iter, tol, check_every):
 
 
 def tv_prox(v, weight, *, isotropic=True, max_iter=200, tol=1e-4, dual=None,
-            return_info=False, impl=None):
+            return_info=False, impl=None, workspace=None):
     r"""``argmin_x weight TV(x) + 1/2 ||x - v||^2`` (TV denoising) by FGP on the dual.
 
     Parameters
@@ -239,6 +237,9 @@ def tv_prox(v, weight, *, isotropic=True, max_iter=200, tol=1e-4, dual=None,
         Also return a :class:`TVProxInfo` holding the final dual.
     impl : {None, "numba", "xp"}
         Implementation; by default Numba for NumPy input and "xp" for CuPy input.
+    workspace : dict, optional
+        Scratch buffers reused across calls by the Numba implementation (pass the same empty
+        dict each time; not thread-safe: one dict per thread).
 
     Returns
     -------
@@ -290,7 +291,8 @@ def tv_prox(v, weight, *, isotropic=True, max_iter=200, tol=1e-4, dual=None,
         v3 = np.ascontiguousarray(np.moveaxis(v, -1, 0) if colour else v[None])
         if p is not None:
             p = np.moveaxis(p, -1, 1) if colour else p[:, None]
-        x3, p0, p1, k, rel = fgp_numba(v3, p, weight, isotropic, max_iter, tol, CHECK_EVERY)
+        x3, p0, p1, k, rel = fgp_numba(v3, p, weight, isotropic, max_iter, tol, CHECK_EVERY,
+                                       workspace)
         x = np.ascontiguousarray(np.moveaxis(x3, 0, -1)) if colour else x3[0]
         if return_info:  # the (2,) + v.shape dual costs a copy: only when asked for
             p = np.stack([p0, p1])

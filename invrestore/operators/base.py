@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from ..backend import check_finite, check_scalar, device_of, get_xp, to_device
+from ..backend import check_finite, check_scalar, device_of, norm, to_device
 from .cg import conjugate_gradient
 
 __all__ = ["LinearOperator", "Identity", "as_shape"]
@@ -196,12 +196,11 @@ class LinearOperator:
         """
         rng = np.random.default_rng(seed)
         x = to_device(rng.standard_normal(self.in_shape), self.device or "numpy")
-        xp = get_xp(x)
-        x /= float(xp.linalg.norm(x.ravel()))
+        x /= norm(x)
         s = 0.0
         for _ in range(max_iter):
             z = self._adjoint(self._forward(x))
-            s_new = float(xp.linalg.norm(z.ravel()))
+            s_new = norm(z)
             if s_new == 0.0:
                 return 0.0
             x = z / s_new

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..backend import get_xp
+from ..backend import get_xp, vdot
 
 __all__ = ["CGInfo", "conjugate_gradient"]
 
@@ -30,7 +30,7 @@ class CGInfo:
 
 
 def _dot(xp, a, b) -> float:
-    return float(xp.vdot(a.ravel(), b.ravel()).real)
+    return vdot(a, b)
 
 
 def conjugate_gradient(apply_A, b, *, x0=None, tol=1e-6, max_iter=500):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backend import check_scalar, get_xp, synchronize, to_numpy
+from ..backend import check_scalar, norm, synchronize, to_numpy
 
 __all__ = ["Solver", "Result", "DivergenceWarning"]
 
@@ -55,7 +55,7 @@ class Result:
 
 
 def _norm(x) -> float:
-    return float(get_xp(x).linalg.norm(x.ravel()))
+    return norm(x)
 
 
 class Solver:
@@ -68,6 +68,9 @@ class Solver:
 
     #: Factor over the first objective value beyond which the run counts as diverging.
     explode_factor = 1e6
+    #: ``||x_k - x_{k-1}||`` of the last step when the solver computed it (saves the loop a
+    #: subtraction over the whole image); reset by the loop after each iteration.
+    _last_step_norm = None
 
     def step(self):
         raise NotImplementedError
@@ -139,9 +142,14 @@ class Solver:
                                   DivergenceWarning, stacklevel=2)
                     break
                 n_prev = _norm(x_prev)
+                # ||x_k - x_{k-1}||: reported by solvers that compute it anyway
+                step_norm = self._last_step_norm
+                self._last_step_norm = None
+                if step_norm is None:
+                    step_norm = _norm(self.x - x_prev)
                 # From a zero start (or a step that has not moved yet, as PDHG's first)
                 # a zero change says nothing about convergence.
-                change = _norm(self.x - x_prev) / n_prev if n_prev > 0 else math.inf
+                change = step_norm / n_prev if n_prev > 0 else math.inf
                 change = max(change, self._other_change())
                 history["rel_change"].append(change)
                 history["time"].append(dt)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 
-from ..backend import check_scalar, get_xp
+from ..backend import check_scalar, norm, vdot
 from .base import Solver
 
 __all__ = ["FISTA"]
 
 
-def _vdot(a, b) -> float:
-    return float(get_xp(a).vdot(a.ravel(), b.ravel()))
+_vdot = vdot
 
 
 class FISTA(Solver):
@@ -75,7 +74,13 @@ class FISTA(Solver):
         grad = self.f.grad(y)
         t = self.t_step
         while True:
-            x = self.g.prox(y - t * grad, t)
+            if self.backtracking:
+                v = y - t * grad  # grad is needed again if the step shrinks
+            else:
+                v = grad  # fresh array: update in place, no temporary
+                v *= -t
+                v += y
+            x = self.g.prox(v, t)
             if not self.backtracking:
                 break
             d = x - y
@@ -84,13 +89,18 @@ class FISTA(Solver):
                 break
             t *= self.eta
         self.t_step = t
+        d = x - x_old
+        self._last_step_norm = norm(d)
         m_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * self.momentum ** 2))
-        if self.restart and _vdot(y - x, x - x_old) > 0:
+        # <y - x, x - x_old> > 0: the momentum points uphill (two reductions, no temporary)
+        if self.restart and _vdot(y, d) - _vdot(x, d) > 0:
             self.momentum, m_new = 1.0, 1.0
             self.n_restarts += 1
             self.y = x
         else:
-            self.y = x + ((self.momentum - 1.0) / m_new) * (x - x_old)
+            d *= (self.momentum - 1.0) / m_new
+            d += x
+            self.y = d
         self.momentum = m_new
         self.x = x
 

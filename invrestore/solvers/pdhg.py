@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 
-from ..backend import check_scalar, get_xp
+from ..backend import check_scalar, vdot
 from .base import Solver
 
 __all__ = ["PDHG"]
 
 
 def _sq(a) -> float:
-    return float(get_xp(a).vdot(a.ravel(), a.ravel()))
+    return vdot(a, a)
 
 
 class PDHG(Solver):
