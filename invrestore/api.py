@@ -24,6 +24,11 @@ def _registry():
     }
 
 
+#: Default ``lam`` for noise-free data. Chosen on Train400 (10 images, TV, 80% of the pixels
+#: missing, defaults otherwise): lam = 1e-3 / 1e-4 / 1e-5 gave 23.82 / 23.90 / 24.08 dB, and
+#: 1e-5 also converges in few ADMM iterations (about 60 at tol 1e-4).
+LAM_NOISE_FREE = 1e-5
+
 #: Names accepted by ``prior=`` / ``method=``.
 PRIOR_NAMES = ("tv", "tv_aniso", "wavelet", "tikhonov", "gradient_tikhonov")
 
@@ -130,8 +135,9 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
         for a :class:`~invrestore.operators.Mask`).
     lam : float, optional
         Regularisation weight. Default ``prior.denoise_step(sigma)``: with ``H = I`` this is
-        exactly :func:`denoise`, whose step was calibrated on training images; a floor of
-        ``1e-3`` keeps noise-free problems (inpainting) regularised.
+        exactly :func:`denoise`, whose step was calibrated on training images. For noise-free
+        data (``sigma = 0``) the problem tends to the constrained one (``H x = y`` exactly) as
+        ``lam -> 0``; the floor :data:`LAM_NOISE_FREE` = 1e-5 keeps it well posed.
     solver : {"auto", "admm", "fista", "pdhg"}
         ``"auto"``: ADMM when the data term is squared L2 and ``H`` has an exact
         ``solve_normal``, FISTA for squared L2 otherwise, PDHG for Poisson and L1 data.
@@ -180,7 +186,7 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
         raise ValueError(f"unknown data term {data!r}; choose one of l2, poisson, l1")
     loss_cls = _DATA[key]
     R = get_prior(prior)
-    observed = operator.mask if isinstance(operator, Mask) else None
+    observed = _observed_pixels(operator)
     if y.ndim in (2, 3):
         sigma = _sigma(sigma, y, observed)
     elif sigma is None:
@@ -188,7 +194,7 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
     else:
         sigma = check_scalar(sigma, "sigma", nonnegative=True)
     if lam is None:
-        lam = max(R.denoise_step(sigma) if sigma > 0 else 0.0, 1e-3)
+        lam = max(R.denoise_step(sigma) if sigma > 0 else 0.0, LAM_NOISE_FREE)
     lam = check_scalar(lam, "lam", nonnegative=True)
     method = _choose_solver(solver, loss_cls, operator, R)
     if x0 is None:
@@ -213,6 +219,18 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
     res.info.update({"prior": prior if isinstance(prior, str) else repr(prior),
                      "sigma": sigma, "lam": lam, "solver": method, "data": key})
     return res if full_output else res.x
+
+
+def _observed_pixels(operator):
+    """The mask of observed pixels of ``y`` when the outermost factor of ``H`` is a Mask."""
+    op = operator
+    while True:
+        if isinstance(op, Mask):
+            return op.mask
+        outer = getattr(op, "outer", None)  # a composition outer @ inner
+        if outer is None:
+            return None
+        op = outer
 
 
 def initial_guess(y, operator, *, smoothing=2.0):

@@ -141,3 +141,11 @@ def test_identity_restore_equals_denoise_for_exact_prox():
     b = ir.restore(y, Identity(X.shape), prior="gradient_tikhonov", sigma=0.05, tol=1e-10,
                    max_iter=500)
     assert np.abs(a - b).max() < 1e-3
+
+
+def test_noise_estimate_uses_the_outer_mask_of_a_composition():
+    m = RNG.random((64, 64)) > 0.3
+    H = Mask(m) @ Downsample(2, X.shape) @ Blur(K, X.shape)
+    y = add_gaussian_noise(H @ X, 0.02, rng=8) * m
+    res = ir.restore(y, H, prior="gradient_tikhonov", full_output=True, max_iter=3)
+    assert abs(res.info["sigma"] - 0.02) < 0.006
