@@ -64,6 +64,11 @@ def test_non_integer_factor(factor):
         Downsample(factor, (8, 8))
 
 
+def test_integral_float_factor_is_accepted():
+    assert Downsample(2.0, (8, 8)).factor == (2, 2)
+    assert Downsample((np.int64(2), 4.0), (8, 8)).factor == (2, 4)
+
+
 @pytest.mark.parametrize("factor", [0, -2, (2, 0)])
 def test_factor_below_one(factor):
     with pytest.raises(ValueError, match="factor must be >= 1"):

@@ -19,6 +19,9 @@ def _pair(value, name, *, minimum):
         raise ValueError(f"{name} must be an integer or a pair of integers, got {value!r}")
     out = []
     for v in vals:
+        if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral | bool) \
+                and float(v).is_integer():
+            v = int(v)  # 2.0 is the integer 2; 1.5 is refused below
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise TypeError(f"{name} must be an integer or a pair of integers, got {value!r}")
         if v < minimum:
