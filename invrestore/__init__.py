@@ -8,7 +8,7 @@ on a GPU: the array passed in decides (see :mod:`invrestore.backend`).
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import backend, functionals, operators, solvers, testing
+from . import backend, denoisers, functionals, operators, solvers, testing
 from .api import PRIOR_NAMES, denoise, get_prior, restore
 from .backend import as_float_image, get_xp, to_device, to_numpy
 from .estimation import estimate_sigma
@@ -25,6 +25,7 @@ __all__ = [
     "PRIOR_NAMES",
     "estimate_sigma",
     "functionals",
+    "denoisers",
     "solvers",
     "backend",
     "operators",

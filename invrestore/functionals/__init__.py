@@ -6,6 +6,7 @@ from .losses import L1, DataFidelity, KullbackLeibler, SquaredL2
 from .simple import Box, GradientTikhonov, NonNegative, Tikhonov
 from .tv import TotalVariation
 from .wavelet import WaveletL1
+from .pnp import DenoiserPrior
 
 __all__ = [
     "Functional",
@@ -22,4 +23,5 @@ __all__ = [
     "TotalVariation",
     "WaveletL1",
     "L21",
+    "DenoiserPrior",
 ]
