@@ -9,7 +9,7 @@ on a GPU: the array passed in decides (see :mod:`invrestore.backend`).
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import backend, denoisers, functionals, operators, solvers, testing
-from .api import PRIOR_NAMES, denoise, get_prior, restore
+from .api import PRIOR_NAMES, available_priors, denoise, get_prior, restore
 from .backend import as_float_image, get_xp, to_device, to_numpy
 from .estimation import estimate_sigma
 
@@ -22,6 +22,7 @@ __all__ = [
     "denoise",
     "restore",
     "get_prior",
+    "available_priors",
     "PRIOR_NAMES",
     "estimate_sigma",
     "functionals",

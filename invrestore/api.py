@@ -4,16 +4,36 @@ from __future__ import annotations
 
 from .backend import as_float_image, check_scalar, get_xp, get_xsp
 from .estimation import estimate_sigma
-from .functionals import (L1, DataFidelity, Functional, KullbackLeibler, L21, Prior,
-                          SquaredL2, Zero)
+from .functionals import (L1, DataFidelity, DenoiserPrior, Functional, KullbackLeibler, L21,
+                          Prior, SquaredL2, Zero)
 from .operators import Gradient, LinearOperator, Mask
-from .solvers import ADMM, FISTA, PDHG
+from .solvers import ADMM, FISTA, HQS, PDHG, PnPADMM
 
-__all__ = ["denoise", "restore", "get_prior", "initial_guess", "PRIOR_NAMES"]
+__all__ = ["denoise", "restore", "get_prior", "available_priors", "initial_guess",
+           "PRIOR_NAMES", "DENOISER_PRIORS"]
 
 
 def _registry():
-    from .functionals import GradientTikhonov, Tikhonov, TotalVariation, WaveletL1
+    from .functionals import (DenoiserPrior, GradientTikhonov, Tikhonov, TotalVariation,
+                              WaveletL1)
+
+    def pnp(module, name):
+        def make(**kw):
+            import importlib
+
+            cls = getattr(importlib.import_module(module, __package__), name)
+            return DenoiserPrior(cls(**kw))
+        return make
+
+    def learned(name="gray", **kw):
+        from .nn import load_shipped
+
+        return DenoiserPrior(load_shipped(name, **kw))
+
+    def custom(denoiser=None, **kw):
+        if denoiser is None:
+            raise TypeError("prior='pnp' needs denoiser=<a denoiser (x, sigma) -> x>")
+        return DenoiserPrior(denoiser, **kw)
 
     return {
         "tv": lambda **kw: TotalVariation(**kw),
@@ -21,6 +41,11 @@ def _registry():
         "wavelet": lambda **kw: WaveletL1(**kw),
         "tikhonov": lambda **kw: Tikhonov(**kw),
         "gradient_tikhonov": lambda **kw: GradientTikhonov(**kw),
+        "nlm": pnp(".denoisers.nlm", "NLMDenoiser"),
+        "gmm": pnp(".denoisers.epll", "EPLLDenoiser"),
+        "bm3d": pnp(".denoisers.bm3d", "BM3DDenoiser"),
+        "learned": learned,
+        "pnp": custom,
     }
 
 
@@ -30,19 +55,49 @@ def _registry():
 LAM_NOISE_FREE = 1e-5
 
 #: Names accepted by ``prior=`` / ``method=``.
-PRIOR_NAMES = ("tv", "tv_aniso", "wavelet", "tikhonov", "gradient_tikhonov")
+PRIOR_NAMES = ("tv", "tv_aniso", "wavelet", "tikhonov", "gradient_tikhonov", "nlm", "gmm",
+               "bm3d", "learned", "pnp")
+
+#: Priors defined by a denoiser (plug-and-play); "bm3d" needs the optional ``bm3d`` package.
+DENOISER_PRIORS = ("nlm", "gmm", "bm3d", "learned", "pnp")
+
+
+def available_priors():
+    """Names in :data:`PRIOR_NAMES` usable here and now without extra arguments: optional
+    packages installed, shipped model files present ("pnp" needs a denoiser, so it is left
+    out)."""
+    import importlib.util
+
+    names = []
+    for name in PRIOR_NAMES:
+        if name == "pnp":
+            continue
+        try:
+            if name == "bm3d" and importlib.util.find_spec("bm3d") is None:
+                continue
+            get_prior(name)
+        except (ImportError, FileNotFoundError, AttributeError):
+            continue
+        names.append(name)
+    return tuple(names)
 
 
 def get_prior(prior, **options) -> Prior:
     """A :class:`~invrestore.functionals.Prior` from a name in :data:`PRIOR_NAMES` (options go
-    to its constructor) or the object itself."""
+    to its constructor; ``"pnp"`` takes ``denoiser=``), a prior object, or a denoiser
+    ``(x, sigma) -> x`` (wrapped in :class:`~invrestore.functionals.DenoiserPrior`)."""
+    from .denoisers import Denoiser
+    from .functionals import DenoiserPrior
+
     if isinstance(prior, Functional):
         if options:
             raise TypeError("options are only accepted with a prior given by name")
         return prior
+    if isinstance(prior, Denoiser) or (callable(prior) and not isinstance(prior, str)):
+        return DenoiserPrior(prior, **options)
     if not isinstance(prior, str):
-        raise TypeError(f"prior must be a name in {PRIOR_NAMES} or a Prior object, "
-                        f"got {type(prior).__name__}")
+        raise TypeError(f"prior must be a name in {PRIOR_NAMES}, a Prior or a denoiser "
+                        f"(x, sigma) -> x, got {type(prior).__name__}")
     reg = _registry()
     key = prior.lower()
     if key not in reg:
@@ -66,8 +121,8 @@ def denoise(image, sigma=None, *, method="tv", **options):
     sigma : float, optional
         Noise std on the [0, 1] scale (``25 / 255``); estimated from the image when omitted
         (:func:`~invrestore.estimation.estimate_sigma`).
-    method : str or Prior
-        A name in :data:`PRIOR_NAMES` or a prior object.
+    method : str, Prior or denoiser
+        A name in :data:`PRIOR_NAMES`, a prior object, or a denoiser ``(x, sigma) -> x``.
     **options
         Passed to the prior's constructor.
 
@@ -101,7 +156,7 @@ def denoise(image, sigma=None, *, method="tv", **options):
 
 _DATA = {"l2": SquaredL2, "gaussian": SquaredL2, "poisson": KullbackLeibler,
          "kl": KullbackLeibler, "l1": L1}
-_SOLVERS = ("auto", "admm", "fista", "pdhg")
+_SOLVERS = ("auto", "admm", "fista", "pdhg", "hqs")
 _MAX_ITER = {"admm": 100, "fista": 300, "pdhg": 500}
 
 
@@ -128,8 +183,9 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
         Observation, shaped ``operator.out_shape``.
     operator : LinearOperator
         Forward model ``H`` (:mod:`invrestore.operators`).
-    prior : str or Prior
-        ``R``: a name in :data:`PRIOR_NAMES` or a prior object.
+    prior : str, Prior or denoiser
+        ``R``: a name in :data:`PRIOR_NAMES`, a prior object, or any denoiser
+        ``(x, sigma) -> x`` used plug-and-play (:data:`DENOISER_PRIORS` are such priors).
     sigma : float, optional
         Noise std on the [0, 1] scale; estimated from ``y`` when omitted (observed pixels only
         for a :class:`~invrestore.operators.Mask`).
@@ -138,9 +194,15 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
         exactly :func:`denoise`, whose step was calibrated on training images. For noise-free
         data (``sigma = 0``) the problem tends to the constrained one (``H x = y`` exactly) as
         ``lam -> 0``; the floor :data:`LAM_NOISE_FREE` = 1e-5 keeps it well posed.
-    solver : {"auto", "admm", "fista", "pdhg"}
+        For a denoiser prior, ``lam`` is DPIR's dimensionless trade-off (default
+        :data:`PNP_LAM` = 0.23): iteration ``k`` solves the x-step with penalty
+        ``lam sigma^2 / sigma_k^2`` and denoises at ``sigma_k``, log-spaced from 49/255 down to
+        ``max(sigma, 1/255)`` (:func:`~invrestore.solvers.dpir_schedule`).
+    solver : {"auto", "admm", "fista", "pdhg", "hqs"}
         ``"auto"``: ADMM when the data term is squared L2 and ``H`` has an exact
         ``solve_normal``, FISTA for squared L2 otherwise, PDHG for Poisson and L1 data.
+        Denoiser priors: plug-and-play HQS (``"auto"``/``"hqs"``) or PnP-ADMM (``"admm"``,
+        :class:`~invrestore.solvers.PnPADMM`), both on the DPIR schedule.
     data : {"l2", "poisson", "l1"}
         Data term ``D``: ``1/2 ||H x - y||^2``, the Poisson negative log-likelihood (``y`` in
         counts), or ``||H x - y||_1``.
@@ -150,6 +212,8 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
         Reference: PSNR/SSIM per iteration in the history.
     max_iter, tol
         Iteration cap (default 100 ADMM, 300 FISTA, 500 PDHG) and relative-change tolerance.
+        Denoiser priors run exactly ``max_iter`` iterations (the schedule length; default 8,
+        or 24 when ``H`` contains a mask or a decimation).
     full_output : bool
         Return the :class:`~invrestore.solvers.Result` (history, chosen parameters in
         ``result.info``) instead of the array.
@@ -193,14 +257,22 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
         raise ValueError("sigma must be given when y is not an image")
     else:
         sigma = check_scalar(sigma, "sigma", nonnegative=True)
-    if lam is None:
-        lam = max(R.denoise_step(sigma) if sigma > 0 else 0.0, LAM_NOISE_FREE)
-    lam = check_scalar(lam, "lam", nonnegative=True)
-    method = _choose_solver(solver, loss_cls, operator, R)
     if x0 is None:
         x0 = initial_guess(y, operator)
     elif tuple(x0.shape) != operator.in_shape:
         raise ValueError(f"x0 has shape {tuple(x0.shape)}, expected {operator.in_shape}")
+    if isinstance(R, DenoiserPrior):
+        s, method, lam, n_iter = _pnp_solver(solver, loss_cls, y, operator, R, sigma, lam, x0,
+                                             max_iter)
+        res = s.run(max_iter=n_iter, tol=0.0, x_true=x_true, progress=progress,
+                    callback=callback, track_objective=full_output or x_true is not None)
+        res.info.update({"prior": prior if isinstance(prior, str) else repr(prior),
+                         "sigma": sigma, "lam": lam, "solver": method, "data": key})
+        return res if full_output else res.x
+    if lam is None:
+        lam = max(R.denoise_step(sigma) if sigma > 0 else 0.0, LAM_NOISE_FREE)
+    lam = check_scalar(lam, "lam", nonnegative=True)
+    method = _choose_solver(solver, loss_cls, operator, R)
     f = DataFidelity(loss_cls(y), operator)
     g = lam * R if lam > 0 else Zero()
     if method == "admm":
@@ -211,6 +283,8 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
         if loss_cls is not SquaredL2:
             raise ValueError("solver='fista' needs a smooth data term (data='l2'); use 'pdhg'")
         s = FISTA(f, g, x0)
+    elif method == "hqs":
+        raise ValueError("solver='hqs' needs a denoiser prior (plug-and-play); use 'admm'")
     else:
         s = _pdhg(loss_cls(y), operator, R, lam, x0)
     max_iter = _MAX_ITER[method] if max_iter is None else max_iter
@@ -273,3 +347,42 @@ def _pdhg(loss, operator, R, lam, x0):
     else:
         f = lam * R
     return PDHG(f, terms, x0)
+
+
+#: Lowest noise level of the plug-and-play schedule: noise-free data (sigma = 0) still needs a
+#: final denoiser level; 1/255 is below visible noise and inside every denoiser's range.
+PNP_SIGMA_FLOOR = 1.0 / 255.0
+
+#: DPIR's trade-off weight (Zhang et al. 2021, deblurring and super-resolution).
+PNP_LAM = 0.23
+
+
+def _pnp_iters(operator):
+    """Schedule length: DPIR uses 8 iterations for deblurring; filling missing pixels or
+    upsampling propagates information further and needs more (DPIR: 24 for super-resolution)."""
+    from .operators import Downsample
+
+    def walk(op):
+        yield op
+        for name in ("outer", "inner", "op", "a", "b"):
+            sub = getattr(op, name, None)
+            if isinstance(sub, LinearOperator):
+                yield from walk(sub)
+
+    return 24 if any(isinstance(o, (Mask, Downsample)) for o in walk(operator)) else 8
+
+
+def _pnp_solver(solver, loss_cls, y, operator, R, sigma, lam, x0, max_iter):
+    if loss_cls is not SquaredL2:
+        raise ValueError("plug-and-play priors need the squared-L2 data term (data='l2')")
+    if solver not in ("auto", "hqs", "admm"):
+        raise ValueError(f"solver={solver!r} does not apply to a denoiser prior; use 'hqs' "
+                         f"(default) or 'admm'")
+    lam = PNP_LAM if lam is None else check_scalar(lam, "lam", positive=True)
+    n_iter = _pnp_iters(operator) if max_iter is None else check_scalar(
+        max_iter, "max_iter", integer=True, positive=True)
+    f = DataFidelity(SquaredL2(y), operator)
+    sig = max(sigma, PNP_SIGMA_FLOOR)
+    if solver == "admm":
+        return PnPADMM(f, R, x0, sigma=sig, lam=lam, n_iter=n_iter), "pnp_admm", lam, n_iter
+    return HQS.plug_and_play(f, R, x0, sigma=sig, lam=lam, n_iter=n_iter), "hqs", lam, n_iter

@@ -2,11 +2,11 @@
 
 ::
 
-    invrestore demo [--out DIR] [--size N] [--seed S] [--force]
+    invrestore demo [--out DIR] [--size N] [--seed S] [--priors A,B] [--force]
     invrestore restore IN OUT [--blur SPEC] [--boundary B] [--noise SIGMA] [--mask SPEC]
-                              [--scale S] [--prior NAME] [--lam LAM] [--solver NAME]
-                              [--max-iter N] [--simulate] [--seed S] [--force]
-    invrestore denoise IN OUT [--sigma S] [--method NAME] [--force]
+                              [--scale S] [--prior NAME | --weights FILE] [--lam LAM]
+                              [--solver NAME] [--max-iter N] [--simulate] [--seed S] [--force]
+    invrestore denoise IN OUT [--sigma S] [--method NAME | --weights FILE] [--force]
 
 Every failure (bad arguments, unknown prior, unreadable input, existing output without
 ``--force``) prints ``invrestore: error: ...`` on stderr and exits with status 2, leaving no
@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = ["main", "build_parser", "parse_blur", "build_operator"]
 
-_SOLVERS = ("auto", "admm", "fista", "pdhg")
+_SOLVERS = ("auto", "admm", "fista", "pdhg", "hqs")
 
 
 class _UsageError(Exception):
@@ -85,6 +85,8 @@ def build_parser():
                        description="Degrade a test image five ways, restore each with every "
                        "prior, print a table and write a figure and results.json.")
     d.add_argument("--out", default="invrestore-demo", help="output folder (created)")
+    d.add_argument("--priors", metavar="A,B,...", help="comma-separated priors (default: every "
+                   "available one but bm3d)")
     d.add_argument("--size", type=_count, default=256, help="image side, even (default 256)")
     d.add_argument("--seed", type=_seed, default=0, help="seed of noise and masks")
     d.add_argument("--force", action="store_true", help="replace an existing figure")
@@ -106,6 +108,8 @@ def build_parser():
                    help="decimation factor: OUT is S times larger than the observation")
     r.add_argument("--prior", default="tv", metavar="NAME",
                    help=f"one of {', '.join(PRIOR_NAMES)} (default tv)")
+    r.add_argument("--weights", metavar="FILE", help="denoiser weights (.npz, .mat, .pth) "
+                   "used plug-and-play; implies --prior learned")
     r.add_argument("--lam", type=_nonneg, help="regularisation weight (default: automatic)")
     r.add_argument("--solver", default="auto", choices=_SOLVERS)
     r.add_argument("--max-iter", type=_count, metavar="N", help="iteration cap")
@@ -122,6 +126,8 @@ def build_parser():
                    "when omitted)")
     n.add_argument("--method", default="tv", metavar="NAME",
                    help=f"one of {', '.join(PRIOR_NAMES)} (default tv)")
+    n.add_argument("--weights", metavar="FILE", help="denoiser weights (.npz, .mat, .pth); "
+                   "implies --method learned")
     n.add_argument("--force", action="store_true", help="replace an existing OUT")
     return p
 
@@ -222,12 +228,25 @@ def _check_output(path, force):
         raise FileExistsError(f"output {path} already exists; pass --force to replace it")
 
 
-def _check_prior(name, option):
+def _check_prior(name, option, weights=None):
+    """The prior to hand to restore()/denoise(): a name, or the denoiser loaded from
+    ``--weights``."""
     from . import PRIOR_NAMES
 
+    if weights is not None:
+        if name.lower() not in ("tv", "learned"):  # tv is the default: not given
+            raise ValueError(f"--weights gives a learned prior; it cannot be combined with "
+                             f"{option} {name}")
+        from .nn import load
+
+        return load(weights)
+    if name.lower() == "pnp":
+        raise ValueError(f"{option} pnp needs a denoiser object (Python API); from the command "
+                         f"line use --weights FILE or a named prior")
     if name.lower() not in PRIOR_NAMES:
         raise ValueError(f"unknown prior {name!r} for {option}; choose one of "
                          f"{', '.join(PRIOR_NAMES)}")
+    return name.lower()
 
 
 def _write(path, x, like, force):
@@ -256,7 +275,7 @@ def _cmd_restore(a, out):
     from .metrics import psnr, ssim
 
     _check_output(a.output, a.force)
-    _check_prior(a.prior, "--prior")
+    prior = _check_prior(a.prior, "--prior", a.weights)
     if a.mask and a.mask.lower().startswith("random:") and not a.simulate:
         raise ValueError("--mask random:FRACTION needs --simulate")
     image = imread(a.input)
@@ -284,7 +303,7 @@ def _cmd_restore(a, out):
     print(f"model: {_describe(a.blur, a.boundary, a.scale, mask)}; observation "
           f"{'x'.join(map(str, y.shape))} -> image {'x'.join(map(str, H.in_shape))}", file=out)
     t0 = time.perf_counter()
-    res = restore(y, H, prior=a.prior.lower(), sigma=sigma, lam=a.lam, solver=a.solver,
+    res = restore(y, H, prior=prior, sigma=sigma, lam=a.lam, solver=a.solver,
                   max_iter=a.max_iter, full_output=True)
     dt = time.perf_counter() - t0
     info = res.info
@@ -322,13 +341,14 @@ def _cmd_denoise(a, out):
     from .io import imread
 
     _check_output(a.output, a.force)
-    _check_prior(a.method, "--method")
+    method = _check_prior(a.method, "--method", a.weights)
     image = imread(a.input)
     y = np.asarray(image)
     sigma, how = (a.sigma, "given") if a.sigma is not None else (estimate_sigma(y), "estimated")
     t0 = time.perf_counter()
-    x_hat = denoise(y, sigma, method=a.method.lower())
-    print(f"sigma {sigma:.4g} ({how}), method {a.method.lower()}, "
+    x_hat = denoise(y, sigma, method=method)
+    shown = method if isinstance(method, str) else a.weights
+    print(f"sigma {sigma:.4g} ({how}), method {shown}, "
           f"{time.perf_counter() - t0:.2f} s", file=out)
     _write(a.output, x_hat, image, a.force)
     print(f"wrote {a.output}", file=out)
@@ -338,7 +358,8 @@ def _cmd_denoise(a, out):
 def _cmd_demo(a, out):
     from .demo import run_demo
 
-    run_demo(a.out, size=a.size, seed=a.seed, force=a.force, stream=out)
+    priors = None if a.priors is None else [p.strip().lower() for p in a.priors.split(",")]
+    run_demo(a.out, size=a.size, seed=a.seed, force=a.force, stream=out, priors=priors)
     return 0
 
 

@@ -14,15 +14,7 @@ RNG = np.random.default_rng(5)
 K = gaussian_kernel(1.6, size=13)
 
 
-def _available(name):
-    try:
-        ir.get_prior(name)
-        return True
-    except ImportError:
-        return False
-
-
-PRIORS = [p for p in ir.PRIOR_NAMES if _available(p)]
+PRIORS = list(ir.available_priors())
 
 
 @pytest.mark.parametrize("prior", PRIORS)

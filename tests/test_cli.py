@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from invrestore import PRIOR_NAMES, cli
+from invrestore import cli
+from invrestore.demo import default_priors
 from invrestore.degradations import add_gaussian_noise, gaussian_kernel
 from invrestore.io import imread, imwrite
 from invrestore.operators import Blur
@@ -44,7 +45,7 @@ def test_demo_writes_table_figure_and_results(tmp_path, capsys):
     assert [t["task"] for t in results["tasks"]] == ["deblur", "denoise", "inpaint", "sr_x2",
                                                      "all_in_one"]
     for task in results["tasks"]:
-        assert [r["prior"] for r in task["results"]] == list(PRIOR_NAMES)
+        assert [r["prior"] for r in task["results"]] == list(default_priors())
         best = max(r["psnr"] for r in task["results"])
         assert best > task["degraded"]["psnr"], task["task"]
     figure = imread(out_dir / "demo.png")

@@ -6,7 +6,7 @@ from .losses import L1, DataFidelity, KullbackLeibler, SquaredL2
 from .simple import Box, GradientTikhonov, NonNegative, Tikhonov
 from .tv import TotalVariation
 from .wavelet import WaveletL1
-from .pnp import DenoiserPrior
+from .pnp import RED, DenoiserPrior
 
 __all__ = [
     "Functional",
@@ -24,4 +24,5 @@ __all__ = [
     "WaveletL1",
     "L21",
     "DenoiserPrior",
+    "RED",
 ]

@@ -5,6 +5,7 @@ from .base import DivergenceWarning, Result, Solver
 from .classical import RichardsonLucy, wiener
 from .fista import FISTA
 from .pdhg import PDHG
+from .pnp import PnPADMM
 from .splitting import HQS, DouglasRachford, dpir_schedule
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "ADMM",
     "PDHG",
     "HQS",
+    "PnPADMM",
     "DouglasRachford",
     "RichardsonLucy",
     "wiener",

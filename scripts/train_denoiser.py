@@ -1,0 +1,171 @@
+"""Train invrestore's shipped noise-level-conditional gray denoiser (FFDNet-like) on Train400.
+
+Architecture ("ffdnet" in the project's ``.npz`` format, see :mod:`invrestore.nn`): replicate
+pad to an even size, 2x2 pixel unshuffle (4 channels) plus a constant noise-map channel equal to
+sigma (5 inputs), ``n_layers`` 3x3 convolutions with ``features`` channels and ReLU, 4 outputs
+subtracted from the unshuffled input (residual), pixel shuffle, crop.
+
+Training: random ``patch`` x ``patch`` crops of the 400 Train400 images with the 8 flips and
+rotations, sigma uniform in [0, 75]/255 per patch, unclipped Gaussian noise, mean squared error,
+Adam with a cosine learning-rate decay, fixed seed. torch is only needed here (``pip install
+torch``); the package runs the result with its own engine.
+
+Usage (the command that produced the shipped weights is recorded in
+``invrestore/nn/weights/README.md``)::
+
+    python scripts/train_denoiser.py --out invrestore/nn/weights/gray.npz --iters 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def load_train400(folder):
+    import imageio.v3 as iio
+
+    files = sorted(Path(folder).glob("*.png"))
+    if not files:
+        raise SystemExit(f"no PNG images in {folder}")
+    return [iio.imread(f).astype(np.float32) / 255.0 for f in files]
+
+
+def sample_batch(images, rng, batch, patch, sigma_max):
+    xs = np.empty((batch, 1, patch, patch), np.float32)
+    for b in range(batch):
+        img = images[rng.integers(len(images))]
+        i = rng.integers(img.shape[0] - patch + 1)
+        j = rng.integers(img.shape[1] - patch + 1)
+        p = img[i:i + patch, j:j + patch]
+        k = rng.integers(8)
+        p = np.rot90(p, k % 4)
+        if k >= 4:
+            p = p[:, ::-1]
+        xs[b, 0] = p
+    sig = rng.uniform(0.0, sigma_max, size=(batch, 1, 1, 1)).astype(np.float32)
+    noisy = xs + sig * rng.standard_normal(xs.shape).astype(np.float32)
+    return xs, noisy, sig
+
+
+def build(torch, features, n_layers):
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            chans = [5] + [features] * (n_layers - 1) + [4]
+            self.convs = nn.ModuleList(nn.Conv2d(chans[i], chans[i + 1], 3, padding=1)
+                                       for i in range(n_layers))
+
+        def forward(self, noisy, sig):
+            u = torch.nn.functional.pixel_unshuffle(noisy, 2)
+            h = torch.cat([u, sig.expand(-1, 1, u.shape[2], u.shape[3])], 1)
+            for i, c in enumerate(self.convs):
+                h = c(h)
+                if i < len(self.convs) - 1:
+                    h = torch.relu(h)
+            return torch.nn.functional.pixel_shuffle(u - h, 2)
+
+    return Net()
+
+
+def psnr(a, b):
+    return 10 * math.log10(1.0 / float(np.mean((np.clip(a, 0, 1) - b) ** 2)))
+
+
+def evaluate(torch, net, images, sigma, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    with torch.no_grad():
+        for img in images:
+            h, w = (s - s % 2 for s in img.shape)
+            x = img[:h, :w]
+            y = x + sigma * rng.standard_normal(x.shape).astype(np.float32)
+            t = torch.from_numpy(y)[None, None]
+            s = torch.full((1, 1, 1, 1), sigma)
+            out.append(psnr(net(t, s)[0, 0].numpy(), x))
+    return float(np.mean(out))
+
+
+def save(net, path, provenance, features, n_layers, sigma_max):
+    meta = {"format": "invrestore-denoiser", "version": 1, "arch": "ffdnet",
+            "config": {"in_channels": 1, "features": features, "n_layers": n_layers,
+                       "residual": True},
+            "sigma_range": [0.0, sigma_max], "provenance": provenance}
+    arrays = {"meta": np.array(json.dumps(meta))}
+    for i, c in enumerate(net.convs):
+        arrays[f"conv{i}.weight"] = c.weight.detach().numpy().astype(np.float32)
+        arrays[f"conv{i}.bias"] = c.bias.detach().numpy().astype(np.float32)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" /
+                                         "data"))
+    p.add_argument("--out", required=True)
+    p.add_argument("--iters", type=int, default=3000)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--patch", type=int, default=64)
+    p.add_argument("--features", type=int, default=64)
+    p.add_argument("--layers", type=int, default=12)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=250)
+    args = p.parse_args(argv)
+
+    import torch
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    data = Path(args.data)
+    images = load_train400(data / "Train400")
+    val = [im for im in load_train400(data / "Set12")][:4]  # monitoring only
+    sigma_max = 75.0 / 255.0
+    net = build(torch, args.features, args.layers).to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(k / args.iters, 1.0))))
+    t0 = time.time()
+    log = []
+    for it in range(1, args.iters + 1):
+        x, y, s = sample_batch(images, rng, args.batch, args.patch, sigma_max)
+        xt = torch.from_numpy(x).to(memory_format=torch.channels_last)
+        yt = torch.from_numpy(y).to(memory_format=torch.channels_last)
+        loss = torch.mean((net(yt, torch.from_numpy(s)) - xt) ** 2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if it % 50 == 0:
+            print(f"it {it} loss {loss.item():.3e} {time.time() - t0:.0f}s", flush=True)
+        if it % args.save_every == 0 or it == args.iters:
+            v = evaluate(torch, net, val, 25 / 255)
+            log.append({"iter": it, "seconds": round(time.time() - t0), "val_psnr_s25": v})
+            print(f"  it {it}: Set12[:4] sigma 25 PSNR {v:.2f} dB", flush=True)
+            prov = {"data": "Train400 (400 gray 180x180)", "command":
+                    "python scripts/train_denoiser.py " + " ".join(
+                        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                        if k != "data"),
+                    "seed": args.seed, "iterations_done": it, "iterations": args.iters,
+                    "batch": args.batch, "patch": args.patch, "sigma_train": "U[0, 75]/255",
+                    "optimizer": f"Adam lr {args.lr} cosine to 1%",
+                    "threads": args.threads, "train_seconds": round(time.time() - t0),
+                    "torch": torch.__version__, "log": log}
+            save(net, args.out, prov, args.features, args.layers, sigma_max)
+
+
+if __name__ == "__main__":
+    main()
