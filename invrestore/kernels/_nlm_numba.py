@@ -39,6 +39,7 @@ process compiles at most two versions of each kernel (cached on disk).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -114,13 +115,43 @@ def _hfilter(colsum, g, out):
 
 @njit(cache=True, nogil=True)
 def _hbox(colsum, n, s1, s2, out):
-    """``out[j] = sum_{q < n} colsum[j + q]`` by doubling: ``log2(n) + popcount(n)`` passes.
+    """``out[j] = sum_{q < n} colsum[j + q]``.
 
-    Windows of width 1, 2, 4, ... are built from the previous width in one pass each (in the
-    ping-pong buffers ``s1``, ``s2``), and the windows of the set bits of ``n`` are added to
-    ``out`` at consecutive positions, so ``n = 7`` costs 3 passes instead of 7.
+    One pass over shifted views for the usual ``n`` <= 9 (a running sum along the row would
+    be a serial dependency chain, 3-4x slower). Larger ``n`` double the window width per pass
+    in the ping-pong buffers ``s1``, ``s2`` and add the windows of the set bits of ``n``:
+    ``log2(n) + popcount(n)`` passes.
     """
     W = out.shape[0]
+    c0 = colsum[0:W]
+    c1 = colsum[1:1 + W]
+    c2 = colsum[2:2 + W]
+    if n == 1:
+        out[:] = c0
+        return
+    if n == 3:
+        for j in range(W):
+            out[j] = (c0[j] + c1[j]) + c2[j]
+        return
+    c3 = colsum[3:3 + W]
+    c4 = colsum[4:4 + W]
+    if n == 5:
+        for j in range(W):
+            out[j] = ((c0[j] + c1[j]) + (c2[j] + c3[j])) + c4[j]
+        return
+    c5 = colsum[5:5 + W]
+    c6 = colsum[6:6 + W]
+    if n == 7:
+        for j in range(W):
+            out[j] = ((c0[j] + c1[j]) + (c2[j] + c3[j])) + ((c4[j] + c5[j]) + c6[j])
+        return
+    c7 = colsum[7:7 + W]
+    c8 = colsum[8:8 + W]
+    if n == 9:
+        for j in range(W):
+            out[j] = (((c0[j] + c1[j]) + (c2[j] + c3[j])) + ((c4[j] + c5[j]) + (c6[j] + c7[j]))
+                      + c8[j])
+        return
     L = colsum.shape[0]
     cur = colsum
     width = 1
@@ -209,10 +240,23 @@ def _axpy(acc, w, u):
         acc[j] += w[j] * u[j]
 
 
-@njit(cache=True, nogil=True)
-def _add(acc, w):
+@njit(cache=True, nogil=True, fastmath=_FMA)
+def _axpy_add(acc, den, w, u):
+    """``acc += w u`` and ``den += w`` in one pass (one load of ``w``)."""
     for j in range(acc.shape[0]):
-        acc[j] += w[j]
+        wj = w[j]
+        acc[j] += wj * u[j]
+        den[j] += wj
+
+
+@njit(cache=True, nogil=True)
+def _sqdiff_slide(u, v, old, colsum):
+    """Gray images: ``e = (u - v)^2``, ``colsum += e - old``, ``old <- e`` in one pass."""
+    for k in range(colsum.shape[0]):
+        z = u[k] - v[k]
+        e = z * z
+        colsum[k] += e - old[k]
+        old[k] = e
 
 
 @njit(**_OPTS)
@@ -259,11 +303,15 @@ def _nlm_blocks(P, g, box, f, d, s1, s2, H, W, nblocks, bits, scale, out):
                 for i in range(ilo, i1):
                     if i > ilo:              # new bottom row replaces the top one in the ring
                         slot = (i - ilo - 1) % n
-                        if box:
-                            _sqdiff_row(P, i + d + 2 * f, a, b, k0, tmp[:L])
+                        r = i + d + 2 * f
+                        if box and C == 1:
+                            _sqdiff_slide(P[0, r, k0:k0 + L], P[0, r + a, k0 + b:k0 + b + L],
+                                          ring[slot, :L], colsum[:L])
+                        elif box:
+                            _sqdiff_row(P, r, a, b, k0, tmp[:L])
                             _slide(colsum[:L], ring[slot, :L], tmp[:L])
                         else:
-                            _sqdiff_row(P, i + d + 2 * f, a, b, k0, ring[slot, :L])
+                            _sqdiff_row(P, r, a, b, k0, ring[slot, :L])
                     if not box:
                         _vfilter(ring, g, i - ilo, colsum[:L])
                     if box:
@@ -276,14 +324,14 @@ def _nlm_blocks(P, g, box, f, d, s1, s2, H, W, nblocks, bits, scale, out):
                         _weights64(D[:ww], s1, s2, w[:ww], bb[:ww], sc[:ww])
                     if i >= i0:              # p = (i, j) gains w u(p + t)
                         wi = w[-jlo:-jlo + W]
-                        for c in range(C):
+                        _axpy_add(out[0, i], den[i - i0], wi, P[0, i + m + a, m + b:m + b + W])
+                        for c in range(1, C):
                             _axpy(out[c, i], wi, P[c, i + m + a, m + b:m + b + W])
-                        _add(den[i - i0], wi)
                     if i + a < i1:           # p + t = (i + a, j + b) gains w u(p)
                         wi = w[-b - jlo:-b - jlo + W]
-                        for c in range(C):
+                        _axpy_add(out[0, i + a], den[i + a - i0], wi, P[0, i + m, m - b:m - b + W])
+                        for c in range(1, C):
                             _axpy(out[c, i + a], wi, P[c, i + m, m - b:m - b + W])
-                        _add(den[i + a - i0], wi)
         for c in range(C):
             for i in range(i0, i1):
                 o = out[c, i]
@@ -299,6 +347,12 @@ def nlm_numba(P, g, box, f, d, s1, s2, H, W, nblocks):
     bits = np.zeros((nblocks, W + d), ibits)
     scale = bits.view(dt)
     out = np.empty((P.shape[0], H, W), dt)
-    _nlm_blocks(P, g.astype(dt), bool(box), int(f), int(d), dt.type(s1), dt.type(s2), int(H),
-                int(W), int(nblocks), bits, scale, out)
+    # Blocks are handed out one at a time (dynamic scheduling), not split evenly up front:
+    # on a shared machine a thread whose core is busy then takes fewer blocks.
+    old = numba.set_parallel_chunksize(1)
+    try:
+        _nlm_blocks(P, g.astype(dt), bool(box), int(f), int(d), dt.type(s1), dt.type(s2),
+                    int(H), int(W), int(nblocks), bits, scale, out)
+    finally:
+        numba.set_parallel_chunksize(old)
     return out
