@@ -210,7 +210,9 @@ def non_local_means(x, sigma, h, *, patch_size=7, patch_distance=10, fast_mode=T
     C = 1 if x.ndim == 2 else x.shape[2]
     f = patch_size // 2
     g = patch_weights(patch_size, fast_mode)
-    s1 = 1.0 / (h * h * C * g.sum() ** 2)
+    # Python floats: NumPy 2 / CuPy keep float32 arrays float32 with them (np.float64 would
+    # promote the array implementation's temporaries)
+    s1 = 1.0 / (h * h * C * float(g.sum()) ** 2)
     s2 = 2.0 * sigma * sigma / (h * h)
     if d == 0:
         return x.copy()
