@@ -1,4 +1,4 @@
-"""The ``invrestore`` command: ``demo``, ``restore`` and ``denoise``.
+"""The ``invrestore`` command: ``demo``, ``restore``, ``denoise`` and ``bench``.
 
 ::
 
@@ -7,6 +7,7 @@
                               [--scale S] [--prior NAME | --weights FILE] [--lam LAM]
                               [--solver NAME] [--max-iter N] [--simulate] [--seed S] [--force]
     invrestore denoise IN OUT [--sigma S] [--method NAME | --weights FILE] [--force]
+    invrestore bench [...]          # benchmark suite, see invrestore.bench.cli
 
 Every failure (bad arguments, unknown prior, unreadable input, existing output without
 ``--force``) prints ``invrestore: error: ...`` on stderr and exits with status 2, leaving no
@@ -79,7 +80,8 @@ def build_parser():
     p = _Parser(prog="invrestore", description="Image restoration as optimisation: "
                 "argmin_x D(H x, y) + lam R(x).")
     p.add_argument("--version", action="version", version=f"invrestore {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{demo,restore,denoise}")
+    sub = p.add_subparsers(dest="command", required=True,
+                           metavar="{demo,restore,denoise,bench}")
 
     d = sub.add_parser("demo", help="restore a test image degraded five ways with every prior",
                        description="Degrade a test image five ways, restore each with every "
@@ -129,6 +131,10 @@ def build_parser():
     n.add_argument("--weights", metavar="FILE", help="denoiser weights (.npz, .mat, .pth); "
                    "implies --method learned")
     n.add_argument("--force", action="store_true", help="replace an existing OUT")
+
+    # parsed by invrestore.bench.cli (main() hands it everything after "bench")
+    sub.add_parser("bench", add_help=False, help="benchmark suite: every prior and the "
+                   "installed peers on the standard test sets (invrestore bench --help)")
     return p
 
 
@@ -371,6 +377,11 @@ def main(argv=None):
     int
         0 on success, 2 on any error (message on stderr), 130 when interrupted.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "bench":
+        from .bench import main as bench_main
+
+        return bench_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
