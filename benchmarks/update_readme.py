@@ -1,10 +1,15 @@
 """Regenerate the README's results section from the benchmarks (never edit it by hand).
 
     python -m benchmarks.update_readme [--readme README.md] [--json results/foundation.json]
+                                       [--no-run] [--bench-json FILE] [--perf-json FILE]
 
 Runs the bicubic super-resolution baseline (Set5, Set14; skipped with a note when the data is
 missing) and the exact-vs-CG ``solve_normal`` comparison, stores the numbers as JSON, and
 rewrites the text between ``<!-- results:start -->`` and ``<!-- results:end -->``.
+With ``--no-run`` nothing is measured: the section is rebuilt from the JSON files alone
+(``--json``). The benchmark suite's results (``invrestore bench``, default
+``benchmarks/results/bench.json``) and the perf scaling curve (``invrestore bench perf``,
+``benchmarks/results/perf.json``) are added when those files exist.
 """
 
 from __future__ import annotations
@@ -67,6 +72,56 @@ def tv_prox_rows():
     return rows
 
 
+def render_bench(doc, path) -> list:
+    """The benchmark-suite tables (PSNR only) from an ``invrestore bench`` JSON file."""
+    from invrestore.bench.references import SOURCES
+    from invrestore.bench.report import render_sections
+
+    m = doc.get("machine", {})
+    sections, notes = render_sections(doc, compact=True, heading="####")
+    if not sections:
+        return []
+    about = (f"From `{path}`, run {doc.get('started', '?')} to {doc.get('updated', '?')}"
+             f"{'' if doc.get('finished') else ' (not finished)'} on {m.get('cpu', '?')}, "
+             f"{m.get('cores', '?')} cores ({m.get('numba_threads', '?')} Numba threads). "
+             "Mean PSNR (dB); seconds per image are timings on that machine, shared with "
+             "other work: read them as ratios between rows. Published numbers in italics; the "
+             "full report (SSIM, memory, methods, skipped files) is the Markdown file beside "
+             "the JSON.")
+    out = [f"### Benchmark suite (`{doc.get('command') or 'invrestore bench'}`)", "", about]
+    if doc.get("quick"):
+        out += ["", "Quick mode (crops of a few images): not comparable with published numbers."]
+    out += sections
+    if notes:
+        out += ["Published numbers: " + "; ".join(SOURCES[k] for k in notes) + ".", ""]
+    return out
+
+
+def render_perf(doc, path) -> list:
+    """Scaling curve of every prior's denoiser from an ``invrestore bench perf`` JSON file."""
+    rows = (doc.get("scaling") or {}).get("rows") or []
+    if not rows:
+        return []
+    sizes = sorted({r["size"] for r in rows})
+    m = doc.get("machine", {})
+    about = (f"From `{path}` ({doc.get('updated', '?')}, {m.get('cpu', '?')}, "
+             f"{m.get('numba_threads', '?')} Numba threads): `denoise(y, 25/255, method=...)` "
+             "on the camera image resized to n x n; nanoseconds per pixel and peak memory (MB, "
+             "tracemalloc or resident-set increase, whichever is larger); '-' where the "
+             "projected time exceeded the cap.")
+    out = ["### Denoiser scaling (`invrestore bench perf --only scaling`)", "", about, "",
+           "| prior | " + " | ".join(f"{n}^2" for n in sizes) + " |",
+           "|---|" + "---|" * len(sizes)]
+    for prior in dict.fromkeys(r["prior"] for r in rows):
+        cells = []
+        for n in sizes:
+            r = next((r for r in rows if r["prior"] == prior and r["size"] == n), None)
+            cells.append("-" if r is None or "skipped" in r else
+                         f"{r['ns_per_pixel']:.0f} ns, {r['peak_mb']:.0f} MB")
+        out.append(f"| {prior} | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
 def render(results) -> str:
     out = [f"Machine: {results['machine']}; generated {results['date']}.", ""]
     if results["bicubic"]:
@@ -127,16 +182,48 @@ def render(results) -> str:
     for r in sn["rows"]:
         out.append(f"| {r['operator']} | {1e3 * r['exact_s']:.2f} | {1e3 * r['cg_s']:.0f} | "
                    f"{r['cg_iterations']} | {r['speedup']:.0f}x | {r['rel_diff']:.1e} |")
-    return "\n".join(out)
+    for key, fn in (("bench", render_bench), ("perf", render_perf)):
+        if results.get(key):
+            part = fn(results[key], results[f"{key}_path"])
+            if part:
+                out += [""] + part
+    return "\n".join(out).rstrip()
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--readme", default="README.md")
     p.add_argument("--json", default="benchmarks/results/foundation.json")
+    p.add_argument("--no-run", action="store_true", help="measure nothing: rebuild the section "
+                   "from --json (and the bench/perf JSON files)")
+    p.add_argument("--bench-json", default="benchmarks/results/bench.json",
+                   help="invrestore bench results to include when the file exists")
+    p.add_argument("--perf-json", default="benchmarks/results/perf.json",
+                   help="invrestore bench perf results to include when the file exists")
     a = p.parse_args(argv)
+    if a.no_run:
+        results = json.loads(Path(a.json).read_text())
+    else:
+        results = measure_all()
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps(results, indent=1))
+    for key, path in (("bench", a.bench_json), ("perf", a.perf_json)):
+        if path and Path(path).is_file():
+            results[key] = json.loads(Path(path).read_text())
+            results[f"{key}_path"] = path
+    readme = Path(a.readme)
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{readme} has no {START} ... {END} section to fill")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{render(results)}\n{END}{tail}")
+    print(f"wrote {readme}" + ("" if a.no_run else f" and {a.json}"))
+
+
+def measure_all():
     size, rho, tol = 512, 1e-2, 1e-8
-    results = {
+    return {
         "machine": machine(),
         "date": datetime.date.today().isoformat(),
         "bicubic": bicubic_rows(),
@@ -146,16 +233,6 @@ def main(argv=None):
         "solver_overhead": solver_overhead.run(),
         "set12": set12_defaults.run(("tv", "wavelet")) if data_dir() is not None else [],
     }
-    Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.json).write_text(json.dumps(results, indent=1))
-    readme = Path(a.readme)
-    text = readme.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"{readme} has no {START} ... {END} section to fill")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{START}\n{render(results)}\n{END}{tail}")
-    print(f"wrote {readme} and {a.json}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .report import level_label
+from .report import level_label, summarize
 
 __all__ = ["example_figures", "quality_vs_time"]
 
@@ -35,7 +35,7 @@ def _slug(text):
 
 def quality_vs_time(doc, path):
     """Mean PSNR against mean seconds per image, one panel per task, one point per method."""
-    summary = [s for s in doc.get("summary", []) if s.get("n")]
+    summary = [s for s in summarize(doc) if s.get("n")]
     tasks = [t for t in doc.get("tasks", {}) if any(s["task"] == t for s in summary)]
     if not tasks:
         return []

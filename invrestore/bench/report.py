@@ -17,7 +17,7 @@ import statistics
 
 from .references import SOURCES, label_for, published, source
 
-__all__ = ["FAMILY_TITLES", "level_label", "render_markdown", "summarize"]
+__all__ = ["FAMILY_TITLES", "level_label", "render_markdown", "render_sections", "summarize"]
 
 FAMILY_TITLES = {
     "denoise": "Denoising",
@@ -79,7 +79,7 @@ def _fmt_time(s):
     return f"{s:.3f}" if s < 0.1 else f"{s:.2f}" if s < 100 else f"{s:.0f}"
 
 
-def _table(doc, family, dataset, tasks, summary):
+def _table(doc, family, dataset, tasks, summary, compact=False):
     levels = sorted(tasks, key=lambda t: t["level"])
     ids = [t["id"] for t in levels]
     rows = {}
@@ -91,7 +91,7 @@ def _table(doc, family, dataset, tasks, summary):
     counts = [s["n"] for r in rows.values() for s in r.values()]
     full_n = max(counts) if counts else 0
     head = ["method"] + [level_label(family, t["level"]) for t in levels]
-    head += ["s / image", "peak MB", "vs published"]
+    head += ["s / image"] + ([] if compact else ["peak MB"]) + ["vs published"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in method_order:
         cells, times, deltas, peak = [m], [], [], 0.0
@@ -101,7 +101,7 @@ def _table(doc, family, dataset, tasks, summary):
                 cells.append("error" if s is not None and s["errors"] else "-")
                 times.append(None)
                 continue
-            c = f"{s['psnr']:.2f} / {s['ssim']:.3f}"
+            c = f"{s['psnr']:.2f}" if compact else f"{s['psnr']:.2f} / {s['ssim']:.3f}"
             if s["n"] != full_n:
                 c += f" (n={s['n']})"
             if s["errors"]:
@@ -112,7 +112,8 @@ def _table(doc, family, dataset, tasks, summary):
             if "delta" in s:
                 deltas.append(f"{s['delta']:+.2f}")
         cells.append(" / ".join(_fmt_time(t) for t in times))
-        cells.append(f"{peak:.0f}" if peak else "-")
+        if not compact:
+            cells.append(f"{peak:.0f}" if peak else "-")
         cells.append(" / ".join(deltas) if deltas else "")
         lines.append("| " + " | ".join(cells) + " |")
     refs = published(family, dataset)
@@ -120,12 +121,45 @@ def _table(doc, family, dataset, tasks, summary):
     for name, values in refs.items():
         cells = [f"*published {name}*"]
         cells += [f"*{values[t['level']]:.2f}*" if t["level"] in values else "-" for t in levels]
-        cells += ["", "", ""]
+        cells += [""] * (2 if compact else 3)
         lines.append("| " + " | ".join(cells) + " |")
         key = source(family, dataset, name)
         if key not in notes:
             notes.append(key)
     return lines, notes
+
+
+def render_sections(doc, *, compact=False, heading="##"):
+    """The per-family tables of a results document: ``(lines, source keys)``.
+
+    ``compact``: PSNR only (no SSIM, no memory), for the README.
+    """
+    out = []
+    summary = summarize(doc)
+    tasks = doc.get("tasks", {})
+    by_family = {}
+    for tid, t in tasks.items():
+        by_family.setdefault(t["family"], {}).setdefault(t["dataset"], []).append(
+            {**t, "id": tid})
+    all_notes = []
+    for family, title in FAMILY_TITLES.items():
+        if family not in by_family:
+            continue
+        sets = by_family[family]
+        if not any(s["task"] in {t["id"] for ts in sets.values() for t in ts}
+                   for s in summary):
+            continue
+        out += ["", f"{heading} {title}", ""]
+        first = next(iter(sets.values()))[0]
+        out += [f"Protocol: {first['protocol']}.", ""]
+        for dataset, ts in sets.items():
+            lines, notes = _table(doc, family, dataset, ts, summary, compact)
+            if len(lines) <= 2:
+                continue
+            out += [f"**{dataset}**" + (" (colour)" if ts[0].get("color") else ""), ""]
+            out += lines + [""]
+            all_notes += [n for n in notes if n not in all_notes]
+    return out, all_notes
 
 
 def render_markdown(doc, *, figures=()):
@@ -151,30 +185,8 @@ def render_markdown(doc, *, figures=()):
         out += ["", (f"**Quick mode**: at most {doc.get('max_images')} images per set, centre "
                 f"crops of {doc.get('crop')} pixels, 2 Levin kernels: not comparable with "
                 "published numbers.")]
-    summary = doc.get("summary") or summarize(doc)
-    tasks = doc.get("tasks", {})
-    by_family = {}
-    for tid, t in tasks.items():
-        by_family.setdefault(t["family"], {}).setdefault(t["dataset"], []).append(
-            {**t, "id": tid})
-    all_notes = []
-    for family, title in FAMILY_TITLES.items():
-        if family not in by_family:
-            continue
-        sets = by_family[family]
-        if not any(s["task"] in {t["id"] for ts in sets.values() for t in ts}
-                   for s in summary):
-            continue
-        out += ["", f"## {title}", ""]
-        first = next(iter(sets.values()))[0]
-        out += [f"Protocol: {first['protocol']}.", ""]
-        for dataset, ts in sets.items():
-            lines, notes = _table(doc, family, dataset, ts, summary)
-            if len(lines) <= 2:
-                continue
-            out += [f"**{dataset}**" + (" (colour)" if ts[0].get("color") else ""), ""]
-            out += lines + [""]
-            all_notes += [n for n in notes if n not in all_notes]
+    sections, all_notes = render_sections(doc)
+    out += sections
     if all_notes:
         out += ["## Published numbers", ""]
         out += [f"- {key}: {SOURCES[key]}" for key in all_notes]

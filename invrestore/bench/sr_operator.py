@@ -72,9 +72,14 @@ class BicubicDownsample(LinearOperator):
         super().__init__(shape, (oh, ow) + shape[2:], np.float64)
         self._rh = resize_matrix(h, oh, 1.0 / self.scale)
         self._rw = resize_matrix(w, ow, 1.0 / self.scale)
-        self._ah, self._uh = np.linalg.eigh(self._rh.T @ self._rh)
-        self._aw, self._uw = np.linalg.eigh(self._rw.T @ self._rw)
-        self._ab = np.maximum(self._ah, 0.0)[:, None] * np.maximum(self._aw, 0.0)[None, :]
+        self._eig = None  # computed by the first solve
+
+    def _eigen(self):
+        if self._eig is None:
+            ah, uh = np.linalg.eigh(self._rh.T @ self._rh)
+            aw, uw = np.linalg.eigh(self._rw.T @ self._rw)
+            self._eig = (uh, uw, np.maximum(ah, 0.0)[:, None] * np.maximum(aw, 0.0)[None, :])
+        return self._eig
 
     @staticmethod
     def _sandwich(a, x, b):
@@ -90,10 +95,11 @@ class BicubicDownsample(LinearOperator):
         return self._sandwich(self._rh.T, y, self._rw).astype(y.dtype, copy=False)
 
     def _solve_normal_exact(self, b, rho):
-        c = self._sandwich(self._uh.T, b, self._uw)
-        d = self._ab + rho
+        uh, uw, ab = self._eigen()
+        c = self._sandwich(uh.T, b, uw)
+        d = ab + rho
         c = c / (d if c.ndim == 2 else d[..., None])
-        return self._sandwich(self._uh, c, self._uw.T).astype(b.dtype, copy=False)
+        return self._sandwich(uh, c, uw.T).astype(b.dtype, copy=False)
 
     def _repr_args(self):
         return f"{self.in_shape}, scale={self.scale}"
