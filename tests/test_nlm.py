@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from invrestore.backend import cupy_available
 from invrestore.denoisers import NLMDenoiser, nlm_denoise
@@ -36,6 +38,18 @@ def test_kernels_match_reference(impl, shape, dtype, fast_mode):
     out = non_local_means(x, 0.1, 0.15, impl=impl, **kw)
     assert out.dtype == dtype and out.shape == shape
     np.testing.assert_allclose(out, ref, rtol=0, atol=TOL[dtype])
+
+
+@given(h=st.integers(3, 7), w=st.integers(3, 7), c=st.sampled_from([0, 1, 2]),
+       ps=st.sampled_from([1, 3]), pd=st.integers(0, 3), fast_mode=st.booleans(),
+       sigma=st.floats(0.0, 0.2), hh=st.floats(0.05, 1.0), seed=st.integers(0, 2 ** 16))
+def test_kernels_match_reference_random_parameters(h, w, c, ps, pd, fast_mode, sigma, hh, seed):
+    x = _rand((h, w, c) if c else (h, w), seed=seed)
+    kw = {"patch_size": ps, "patch_distance": pd, "fast_mode": fast_mode}
+    ref = nlm_reference(x, sigma, hh, **kw)
+    for impl in ("numba", "xp"):
+        np.testing.assert_allclose(non_local_means(x, sigma, hh, impl=impl, **kw), ref,
+                                   rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("impl", ["numba", "xp"])
