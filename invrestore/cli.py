@@ -1,4 +1,4 @@
-"""The ``invrestore`` command: ``demo``, ``restore``, ``denoise`` and ``bench``.
+"""The ``invrestore`` command: ``demo``, ``restore``, ``denoise``, ``bench`` and ``batch``.
 
 ::
 
@@ -7,6 +7,9 @@
                               [--scale S] [--prior NAME | --weights FILE] [--lam LAM]
                               [--solver NAME] [--max-iter N] [--simulate] [--seed S] [--force]
     invrestore denoise IN OUT [--sigma S] [--method NAME | --weights FILE] [--force]
+    invrestore batch IN_DIR OUT_DIR [--method NAME | --weights FILE] [--sigma S] [--blur SPEC]
+                                    [--boundary B] [--tile N] [--suffix S] [--workers N]
+                                    [--scheduler ADDRESS] [--strict] [--force] [--no-progress]
     invrestore bench [...]          # benchmark suite, see invrestore.bench.cli
 
 Every failure (bad arguments, unknown prior, unreadable input, existing output without
@@ -81,7 +84,7 @@ def build_parser():
                 "argmin_x D(H x, y) + lam R(x).")
     p.add_argument("--version", action="version", version=f"invrestore {__version__}")
     sub = p.add_subparsers(dest="command", required=True,
-                           metavar="{demo,restore,denoise,bench}")
+                           metavar="{demo,restore,denoise,bench,batch}")
 
     d = sub.add_parser("demo", help="restore a test image degraded five ways with every prior",
                        description="Degrade a test image five ways, restore each with every "
@@ -135,7 +138,41 @@ def build_parser():
     # parsed by invrestore.bench.cli (main() hands it everything after "bench")
     sub.add_parser("bench", add_help=False, help="benchmark suite: every prior and the "
                    "installed peers on the standard test sets (invrestore bench --help)")
+    _add_batch_parser(sub)
     return p
+
+
+def _add_batch_parser(sub):
+    from . import PRIOR_NAMES
+    from .operators import BOUNDARIES
+
+    b = sub.add_parser("batch", help="restore every image of a folder (resumable, parallel)",
+                       description="Denoise (or, with --blur, deblur) every image of IN_DIR "
+                       "into OUT_DIR. Images whose output exists are skipped; unreadable ones "
+                       "are reported and the others go on.")
+    b.add_argument("input", metavar="IN_DIR")
+    b.add_argument("output", metavar="OUT_DIR", help="output folder (created)")
+    b.add_argument("--method", "--prior", dest="method", default="tv", metavar="NAME",
+                   help=f"one of {', '.join(PRIOR_NAMES)} (default tv)")
+    b.add_argument("--weights", metavar="FILE", help="denoiser weights (.npz, .mat, .pth); "
+                   "implies --method learned")
+    b.add_argument("--sigma", type=_nonneg, help="noise std on the [0, 1] scale (estimated "
+                   "per image when omitted)")
+    b.add_argument("--blur", metavar="SPEC", help="deblur: gaussian:SIGMA, motion:LENGTH,ANGLE "
+                   "or a kernel file")
+    b.add_argument("--boundary", default="circular", choices=sorted(set(BOUNDARIES.values())),
+                   help="blur boundary condition (default circular)")
+    b.add_argument("--tile", type=_count, metavar="N", help="restore each image in N x N tiles "
+                   "(bounded memory for large images)")
+    b.add_argument("--suffix", metavar=".EXT", help="output format (default: the input's)")
+    b.add_argument("--workers", type=_count, metavar="N", help="local worker processes "
+                   "(default: one per core)")
+    b.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS "
+                   "(needs invrestore[dask])")
+    b.add_argument("--strict", action="store_true", help="exit with status 1 if any image "
+                   "failed")
+    b.add_argument("--force", action="store_true", help="redo images whose output exists")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def parse_blur(spec):
@@ -361,6 +398,31 @@ def _cmd_denoise(a, out):
     return 0
 
 
+def _cmd_batch(a, out):
+    from .scale.batch import BlurModel, find_images, restore_many
+
+    method = _check_prior(a.method, "--method", a.weights)
+    factory = None
+    if a.blur:
+        factory = BlurModel(parse_blur(a.blur), a.boundary)
+        if a.tile:
+            from .scale.locality import check_tileable
+
+            check_tileable(factory((2 * max(factory.kernel.shape),) * 2))
+    paths = find_images(a.input)
+    if not paths:
+        print(f"no images in {a.input}", file=out)
+        return 0
+    report = restore_many(paths, a.output, method=method, sigma=a.sigma,
+                          operator_factory=factory, tile=a.tile, suffix=a.suffix,
+                          force=a.force, client=a.scheduler, workers=a.workers,
+                          progress=not a.no_progress)
+    for path, message in report.failed:
+        print(f"failed: {path}: {message}", file=sys.stderr)
+    print(f"batch {a.input} -> {a.output}: {report.summary()}", file=out)
+    return 1 if a.strict and report.failed else 0
+
+
 def _cmd_demo(a, out):
     from .demo import run_demo
 
@@ -391,7 +453,8 @@ def main(argv=None):
         return 2
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
-    command = {"demo": _cmd_demo, "restore": _cmd_restore, "denoise": _cmd_denoise}
+    command = {"demo": _cmd_demo, "restore": _cmd_restore, "denoise": _cmd_denoise,
+               "batch": _cmd_batch}
     try:
         return command[args.command](args, sys.stdout)
     except (ValueError, TypeError, OSError) as exc:
