@@ -42,7 +42,9 @@ import numba
 import numpy as np
 from numba import njit, prange, types
 
-__all__ = ["FlatGeometry", "blas_single_thread", "conv_flat", "numba_blas_available"]
+from ..backend import get_xp
+
+__all__ = ["FlatGeometry", "blas_single_thread", "conv_flat", "numba_blas_available", "prepare"]
 
 
 class FlatGeometry:
@@ -72,8 +74,6 @@ class FlatGeometry:
 
     def to_flat(self, x):
         """Copy an ``(H, W, C)`` array into a new zero-padded flat buffer."""
-        from ..backend import get_xp
-
         xp = get_xp(x)
         buf = self.empty(xp, x.shape[2])
         self.interior(buf)[...] = x
@@ -241,11 +241,10 @@ def conv_flat(geo, x, weight, bias=None, *, relu=False, residual=None, out=None,
     geo : FlatGeometry
     x : ndarray
         ``(geo.length, Cin)`` float32 buffer (NumPy or CuPy).
-    weight : ndarray
-        ``(Cout, Cin, kh, kw)`` (PyTorch layout), odd ``kh, kw`` with ``(k - 1) / 2 <= geo.pad``.
-        NumPy or CuPy like ``x``; the tap matrices are taken from it on each call, so callers
-        that repeat a layer pass ``weight`` as the prepared ``(kh kw, Cin, Cout)`` taps with
-        ``kernel_size`` attached via :func:`prepare`.
+    weight : ndarray or tuple
+        ``(Cout, Cin, kh, kw)`` (PyTorch layout), odd ``kh, kw`` with ``(k - 1) / 2 <= geo.pad``,
+        on the device of ``x``; or the ``(taps, kh, kw)`` that :func:`prepare` makes of it once
+        for layers that run repeatedly.
     bias : ndarray or None
         ``(Cout,)``.
     relu : bool
@@ -263,8 +262,6 @@ def conv_flat(geo, x, weight, bias=None, *, relu=False, residual=None, out=None,
         ``out``.
     """
     taps, kh, kw = weight if isinstance(weight, tuple) else prepare(weight)
-    from ..backend import get_xp
-
     xp = get_xp(x)
     nk, ci, co = taps.shape
     if x.shape != (geo.length, ci):
@@ -299,9 +296,7 @@ def conv_flat(geo, x, weight, bias=None, *, relu=False, residual=None, out=None,
 
 
 def prepare(weight):
-    """Tap matrices of a ``(Cout, Cin, kh, kw)`` weight, for repeated :func:`conv_flat` calls."""
-    from ..backend import get_xp
-
+    """``(taps, kh, kw)`` of a ``(Cout, Cin, kh, kw)`` weight, for repeated :func:`conv_flat` calls."""
     xp = get_xp(weight)
     kh, kw = int(weight.shape[2]), int(weight.shape[3])
     taps = xp.ascontiguousarray(_tap_matrices(xp.asarray(weight, dtype=np.float32)))
