@@ -57,6 +57,8 @@ def build_parser():
                    "skipping what it already holds")
     p.add_argument("--max-images", type=int, metavar="N", help="images per task")
     p.add_argument("--crop", type=int, metavar="N", help="centre-crop images to N x N")
+    p.add_argument("--seed", type=int, default=0, help="added to every noise and mask seed "
+                   "(default 0: the protocol's seeds); another value gives another realisation")
     p.add_argument("--threads", type=int, metavar="N", help="Numba (and PyTorch) threads; "
                    "default all cores, 1 with --quick (small crops gain nothing from more, "
                    "and a parallel region stalls whenever another process holds a core)")
@@ -95,8 +97,11 @@ def _data_root(arg, stream):
     return root
 
 
-def write_outputs(doc, out, name, examples=None, *, figures=True, stream=None):
-    """Markdown report (and figures) of a results document into ``out``; returns paths."""
+def write_outputs(doc, out, name, examples=None, *, figures=True, written=(), stream=None):
+    """Markdown report (and figures) of a results document into ``out``; returns paths.
+
+    ``written``: names of figures already in ``out`` (listed in the report too).
+    """
     from .report import render_markdown
 
     out = Path(out)
@@ -107,6 +112,7 @@ def write_outputs(doc, out, name, examples=None, *, figures=True, stream=None):
 
         try:
             names += quality_vs_time(doc, out / f"{name}-quality-time.png")
+            names += list(written)
             if examples:
                 names += example_figures(examples, doc, out, name)
         except Exception as exc:  # noqa: BLE001 (a figure must never cost the results)
@@ -171,20 +177,33 @@ def _cmd_run(argv, stream):
     out = Path(a.out) if a.out else _default_out()
     out.mkdir(parents=True, exist_ok=True)
     examples = {} if not a.no_figures else None
+    written = []
+
+    def task_done(task_id, doc):
+        ex = examples.pop(task_id, None) if examples is not None else None
+        if ex:
+            from .figures import example_figures
+
+            try:
+                written.extend(example_figures({task_id: ex}, doc, out, name))
+            except Exception as exc:  # noqa: BLE001 (a figure must never cost the results)
+                print(f"figure of {task_id} not written: {exc}", file=stream)
+
     t0 = time.perf_counter()
     cmd = "invrestore bench " + " ".join(shlex.quote(x) for x in argv)
     doc, status = None, 0
     try:
         doc = run(tasks, methods, data_root=root, json_path=out / f"{name}.json",
                   quick=a.quick, resume=a.resume, max_images=a.max_images, crop=a.crop,
+                  seed=a.seed,
                   meta={"command": cmd.strip(), "unavailable": missing, "threads": threads},
-                  stream=stream,
-                  examples=examples)
+                  stream=stream, examples=examples, on_task_done=task_done)
     except KeyboardInterrupt:
         print("interrupted: results so far are kept", file=stream)
         status = 130
         doc = json.loads((out / f"{name}.json").read_text())
-    paths = write_outputs(doc, out, name, examples, figures=not a.no_figures, stream=stream)
+    paths = write_outputs(doc, out, name, examples, figures=not a.no_figures, written=written,
+                          stream=stream)
     n_rec = len(doc["records"])
     n_err = sum("error" in r for r in doc["records"])
     print(f"done in {time.perf_counter() - t0:.1f} s: {n_rec} results ({n_err} errors), "

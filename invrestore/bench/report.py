@@ -38,7 +38,7 @@ def level_label(family, level):
         return f"x{level:g}"
     if family == "inpaint":
         return f"{level:g}% missing"
-    return "PSNR / SSIM"
+    return f"all at once, noise {level:g}/255"
 
 
 def summarize(doc):
@@ -52,6 +52,7 @@ def summarize(doc):
     for r in doc.get("records", []):
         groups.setdefault((r["task"], r["method"]), []).append(r)
     comparable = not (doc.get("quick") or doc.get("crop") or doc.get("max_images"))
+    # another noise realisation (--seed) is still comparable: the published means are too
     out = []
     for (tid, method), rs in groups.items():
         ok = [r for r in rs if "error" not in r and r.get("psnr") is not None]
@@ -173,6 +174,9 @@ def render_markdown(doc, *, figures=()):
                f"{doc.get('updated', '?')}{'' if doc.get('finished') else ' (not finished)'}.")
     if doc.get("command"):
         out.append(f"Command: `{doc['command']}`.")
+    if doc.get("seed"):
+        out.append(f"Every noise and mask seed of the protocols is offset by {doc['seed']} "
+                   "(another realisation).")
     out += ["", ("Timings are wall-clock seconds per image on the machine above (shared with "
             "other work while measured): compare them as ratios between rows, not across "
             "machines. Each method first runs once untimed on the first image of each task "

@@ -71,6 +71,11 @@ class Results:
                     self.doc = doc
             except (OSError, ValueError):
                 self.doc = None
+        if self.doc is not None:
+            for key in ("quick", "crop", "max_images", "seed"):
+                if self.doc.get(key) != meta.get(key):
+                    raise ValueError(f"cannot resume {self.path}: it was run with {key} = "
+                                     f"{self.doc.get(key)!r}, this run has {meta.get(key)!r}")
         if self.doc is None:
             self.doc = {"schema": SCHEMA, **meta, "tasks": {}, "methods": {}, "records": [],
                         "skipped": [], "unavailable": []}
@@ -121,7 +126,7 @@ class _Log:
 
 
 def run(tasks, methods, *, data_root, json_path, quick=False, resume=False, max_images=None,
-        crop=None, meta=None, stream=None, examples=None):
+        crop=None, seed=0, meta=None, stream=None, examples=None, on_task_done=None):
     """Run ``methods`` on ``tasks``; return the results document.
 
     Parameters
@@ -137,10 +142,16 @@ def run(tasks, methods, *, data_root, json_path, quick=False, resume=False, max_
         Keep the records of an earlier run in ``json_path`` and skip what they cover.
     max_images, crop : int, optional
         Override the number of images per task and the centre crop.
+    seed : int
+        Added to every noise and mask seed of the protocols (another realisation).
     meta : dict
         Extra fields stored in the document (command line, ...).
     examples : dict, optional
-        Filled with ``task_id -> {"image", "clean", "degraded", "outputs"}`` for the figures.
+        Filled with ``task_id -> {"image", "clean", "degraded", "outputs"}`` (float32) for
+        the figures.
+    on_task_done : callable, optional
+        ``on_task_done(task_id, doc)`` after each task that ran (e.g. to write its figure
+        and free its examples).
     """
     stream = stream or sys.stdout
     log = _Log(stream)
@@ -149,7 +160,7 @@ def run(tasks, methods, *, data_root, json_path, quick=False, resume=False, max_
         crop = QUICK["crop"] if crop is None else crop
     info = {"started": datetime.datetime.now().isoformat(timespec="seconds"),
             "machine": machine_info(), "quick": bool(quick), "data": str(data_root),
-            "max_images": max_images, "crop": crop, **(meta or {})}
+            "max_images": max_images, "crop": crop, "seed": seed, **(meta or {})}
     res = Results(json_path, info, resume=resume)
     for t in tasks:
         res.doc["tasks"][t.id] = t.as_dict()
@@ -183,7 +194,9 @@ def run(tasks, methods, *, data_root, json_path, quick=False, resume=False, max_
                 paths = paths[:max_images]
             log(f"{head}: {len(paths)} images x {len(todo)} methods "
                 f"({', '.join(m.name for m in todo)})")
-            _run_task(task, todo, paths, kernels, data_root, crop, res, log, examples)
+            _run_task(task, todo, paths, kernels, data_root, crop, seed, res, log, examples)
+            if on_task_done is not None:
+                on_task_done(task.id, res.doc)
         res.doc["finished"] = True
     finally:
         res.save()
@@ -202,11 +215,11 @@ def _memory_run(method, case, log):
         return {}
 
 
-def _run_task(task, methods, paths, kernels, root, crop, res, log, examples):
+def _run_task(task, methods, paths, kernels, root, crop, seed, res, log, examples):
     first = set()
     for index, path in enumerate(paths):
         try:
-            cases = load_case(task, root, index, path, crop=crop, kernels=kernels)
+            cases = load_case(task, root, index, path, crop=crop, kernels=kernels, seed=seed)
         except (ValueError, OSError) as exc:
             log(f"  {path.name}: skipped, cannot use the image: {exc}")
             res.skip({"task": task.id, "set": task.dataset, "file": path.name,
@@ -217,8 +230,10 @@ def _run_task(task, methods, paths, kernels, root, crop, res, log, examples):
             keep = (examples is not None and task.id not in examples
                     and (task.dataset, path.name) not in NOT_IN_FIGURES)
             if keep:
-                examples[task.id] = {"image": case.name, "clean": case.x,
-                                     "degraded": case.shown(), "outputs": {}}
+                examples[task.id] = {"image": case.name,
+                                     "clean": case.x.astype(np.float32),
+                                     "degraded": case.shown().astype(np.float32),
+                                     "outputs": {}}
             for m in methods:
                 if res.done(task.id, case.name, m.name):
                     continue
@@ -239,7 +254,7 @@ def _run_task(task, methods, paths, kernels, root, crop, res, log, examples):
                         f"{seconds:8.3f} s" + (f"  {mem:7.1f} MB" if mem is not None else ""))
                     if keep:
                         examples[task.id]["outputs"][m.name] = np.clip(
-                            np.asarray(x_hat, dtype=np.float64), 0, 1)
+                            np.asarray(x_hat, dtype=np.float32), 0, 1)
                 except KeyboardInterrupt:
                     raise
                 except Exception as exc:  # noqa: BLE001 (recorded; the other methods go on)

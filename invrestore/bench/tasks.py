@@ -248,8 +248,10 @@ def kernels_for(task, root):
     return [gaussian_kernel(1.6, size=25)]
 
 
-def load_case(task, root, index, path, *, crop=None, kernels=None):
+def load_case(task, root, index, path, *, crop=None, kernels=None, seed=0):
     """Read one image and degrade it: a list of :class:`Case` (Levin: one per kernel).
+
+    ``seed`` is added to every seed of the protocol (another noise/mask realisation).
 
     Raises
     ------
@@ -276,10 +278,11 @@ def load_case(task, root, index, path, *, crop=None, kernels=None):
                      BicubicDownsample(hr.shape[:2], s), 0.0, {"lr_rgb": lr})]
     x = _as_float(raw, gray=not task.color)
     if fam == "denoise":
-        return [Case(task, index, name, x, add_gaussian_noise(x, lvl / 255, rng=index), None,
+        return [Case(task, index, name, x, add_gaussian_noise(x, lvl / 255, rng=index + seed),
+                     None,
                      lvl / 255)]
     if fam == "inpaint":
-        m = random_mask(x.shape[:2], lvl / 100, rng=index)
+        m = random_mask(x.shape[:2], lvl / 100, rng=index + seed)
         H = Mask(m, x.shape)
         return [Case(task, index, name, x, H @ x, H, 0.0, {"mask": m})]
     if fam in ("deblur_levin", "deblur_gauss"):
@@ -287,10 +290,10 @@ def load_case(task, root, index, path, *, crop=None, kernels=None):
         cases = []
         for j, k in enumerate(ks):
             H = Blur(k, x.shape, boundary="circular")
-            seed = 0 if fam == "deblur_levin" else index
+            noise_seed = (0 if fam == "deblur_levin" else index) + seed
             label = f"{Path(name).stem}_k{j + 1}" if fam == "deblur_levin" else name
             cases.append(Case(task, index, label, x, add_gaussian_noise(H @ x, lvl / 255,
-                                                                        rng=seed),
+                                                                        rng=noise_seed),
                               H, lvl / 255, {"kernel": k}))
         return cases
     if fam == "all_in_one":
@@ -299,7 +302,7 @@ def load_case(task, root, index, path, *, crop=None, kernels=None):
         x = x[: x.shape[0] // 2 * 2, : x.shape[1] // 2 * 2]
         blur = Blur(gaussian_kernel(1.6, size=25), x.shape, boundary="circular")
         down = Downsample(2, x.shape)
-        rng = np.random.default_rng(index)
+        rng = np.random.default_rng(index + seed)
         H = Mask(random_mask(down.out_shape, 0.2, rng=rng), down.out_shape) @ down @ blur
         return [Case(task, index, name, x, add_gaussian_noise(H @ x, lvl / 255, rng=rng), H,
                      lvl / 255)]
