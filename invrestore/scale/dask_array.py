@@ -72,7 +72,8 @@ def _prepare(darr, overlap, tile, align=1):
     for axis in (0, 1):
         sizes = list(darr.chunks[axis])
         if len(sizes) > 1 and sizes[-1] < overlap:
-            sizes[-2] += sizes.pop()
+            last = sizes.pop()
+            sizes[-1] += last
         fixed.append(tuple(sizes))
     if any(tuple(f) != darr.chunks[a] for a, f in enumerate(fixed)):
         darr = darr.rechunk(tuple(fixed) + darr.chunks[2:])
@@ -156,10 +157,18 @@ def denoise_dask(darr, sigma=None, *, method="tv", overlap=None, tile=None, **op
         run = _tv_fixed(darr, prior, sigma, overlap, dtype)
     else:
         def run(x, s):
-            return prior.denoise(_float(x, dtype), s)
+            return _private(prior).denoise(_float(x, dtype), s)
     return da.map_overlap(_denoise_block, darr, depth=depth, boundary="none", trim=False,
                           dtype=dtype, chunks=darr.chunks, run=run, sigma=sigma,
                           overlap=overlap, grid=darr.chunks)
+
+
+def _private(prior):
+    """A copy of ``prior`` for one task: priors keep scratch buffers and warm starts, and
+    Dask's threaded scheduler runs tasks side by side."""
+    import copy
+
+    return copy.deepcopy(prior)
 
 
 def _float(x, dtype):
@@ -231,7 +240,7 @@ def _denoise_wavelet(da, darr, sigma, prior, overlap, tile, dtype):
         return darr.astype(dtype)
 
     def run(x, s):
-        return fixed.denoise(_float(x, dtype), s)
+        return _private(fixed).denoise(_float(x, dtype), s)
 
     out = da.map_overlap(run, ext, depth=_depth(ext, overlap), boundary="periodic",
                          dtype=dtype, s=sigma)
@@ -277,8 +286,8 @@ def _restore_block(y, *mask_blocks, op, prior, sigma, overlap, kwargs, out_dtype
 
     local, ybox = localize(op, window, get_mask)
     (r0, r1), (c0, c1) = ybox
-    x = restore_window(_float(y[r0 - wa:r1 - wa, c0 - wb:c1 - wb], out_dtype), local, prior,
-                       sigma, kwargs)
+    x = restore_window(_float(y[r0 - wa:r1 - wa, c0 - wb:c1 - wb], out_dtype), local,
+                       _private(prior), sigma, kwargs)
     (i0, i1), (j0, j1) = core
     return np.ascontiguousarray(x[i0:i1, j0:j1])
 
