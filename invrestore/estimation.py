@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pywt
 
 from .backend import check_image, to_numpy
 
-__all__ = ["estimate_sigma"]
+__all__ = ["estimate_sigma", "estimate_sigma_pca", "estimate_poisson_gaussian"]
 
 _MAD = 0.6744897501960817  # median(|N(0, 1)|)
 
 
-def estimate_sigma(y, *, observed=None, average=True):
-    """Gaussian noise std of ``y`` by the wavelet median absolute deviation (Donoho 1995).
+def estimate_sigma(y, *, observed=None, average=True, method="pca"):
+    """Gaussian noise std of ``y`` from the image alone.
+
+    ``method="pca"`` (default) is :func:`estimate_sigma_pca` (weak-texture patches, median
+    relative error 1-3% on Set12 + BSD68 from sigma 5/255 to 50/255); it falls back to "mad"
+    when too few fully observed 7x7 patches exist (scattered missing pixels, tiny images).
+    ``method="mad"`` is the
+    wavelet median absolute deviation described below (faster, biased upward on textured
+    images at low noise: 29% median error at 5/255, 1% at 50/255).
 
     Parameters
     ----------
@@ -24,10 +33,12 @@ def estimate_sigma(y, *, observed=None, average=True):
         fully observed are used, so missing pixels do not read as edges.
     average : bool
         Return the mean over channels (True) or one value per channel.
+    method : {"pca", "mad"}
+        Estimator.
 
     Notes
     -----
-    ``sigma = median(|d|) / 0.6745`` over the finest diagonal Haar coefficients ``d``; these
+    MAD: ``sigma = median(|d|) / 0.6745`` over the finest diagonal Haar coefficients ``d``; these
     carry little image content, so the estimate is robust for natural images and biased upward
     on strongly textured ones. It assumes white noise: after a blur has been applied to the
     noise-free image, the noise of ``y = H x + n`` is still white, so this is what a restoration
@@ -41,6 +52,13 @@ def estimate_sigma(y, *, observed=None, average=True):
     >>> round(estimate_sigma(y), 2)
     0.1
     """
+    if method not in ("pca", "mad"):
+        raise ValueError(f"method must be 'pca' or 'mad', got {method!r}")
+    if method == "pca":
+        try:
+            return estimate_sigma_pca(y, observed=observed, average=average)
+        except _TooFewPatches:
+            pass  # scattered missing pixels or a tiny image: the 2x2 Haar support still fits
     y = to_numpy(check_image(y, "y"))
     ys = y[..., None] if y.ndim == 2 else y
     obs = None
@@ -59,4 +77,142 @@ def estimate_sigma(y, *, observed=None, average=True):
         _, (_, _, d) = pywt.dwt2(plane, "haar")
         d = d[obs] if obs is not None else d.ravel()
         sig.append(float(np.median(np.abs(d))) / _MAD if d.size else 0.0)
+    return float(np.mean(sig)) if average else sig
+
+
+class _TooFewPatches(ValueError):
+    pass
+
+
+@functools.lru_cache(maxsize=8)
+def _noise_gradient_quantile(d, q):
+    """``q``-quantile of the gradient energy of a ``d x d`` patch of unit white noise.
+
+    The energy ``g = n^T A n`` (sum of squared horizontal and vertical differences inside the
+    patch) of ``n ~ N(0, I)`` is matched by a Gamma law with the same mean ``tr A`` and variance
+    ``2 tr A^2`` (Liu, Tanaka & Okutomi 2013).
+    """
+    from scipy import stats
+
+    n = d * d
+    idx = np.arange(n).reshape(d, d)
+    rows = []
+    for a, b in ((idx[:, :-1], idx[:, 1:]), (idx[:-1, :], idx[1:, :])):
+        for i, j in zip(a.ravel(), b.ravel()):
+            r = np.zeros(n)
+            r[i], r[j] = 1.0, -1.0
+            rows.append(r)
+    D = np.array(rows)
+    A = D.T @ D
+    tr, tr2 = np.trace(A), np.trace(A @ A)
+    return float(stats.gamma.ppf(q, tr * tr / (2.0 * tr2), scale=2.0 * tr2 / tr))
+
+
+def _tail_mean(eigenvalues):
+    """Mean of the largest set of smallest eigenvalues whose mean is not above its median.
+
+    Noise-only eigenvalues of a patch covariance cluster symmetrically around ``sigma^2``
+    while image structure adds a long upper tail; dropping the largest until mean <= median
+    keeps the noise cluster (Chen, Zhu & Heng 2015).
+    """
+    lam = np.sort(eigenvalues)[::-1]
+    for i in range(lam.size):
+        t = lam[i:]
+        if np.median(t) >= t.mean():
+            return float(t.mean())
+    return float(lam[-1])
+
+
+def _box_sum(a, h, w):
+    """Sums of ``a`` over every ``h x w`` window (valid positions), by cumulative sums."""
+    c = np.zeros((a.shape[0] + 1, a.shape[1] + 1))
+    np.cumsum(np.cumsum(a, axis=0), axis=1, out=c[1:, 1:])
+    return c[h:, w:] - c[:-h, w:] - c[h:, :-w] + c[:-h, :-w]
+
+
+def _pca_plane(plane, obs, d, stride, q, max_rounds):
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    hh, ww = plane.shape[0] - d + 1, plane.shape[1] - d + 1
+    if hh < 1 or ww < 1:
+        raise _TooFewPatches(f"image of shape {plane.shape} is smaller than the {d}x{d} "
+                             f"patches")
+    g = (_box_sum(np.diff(plane, axis=1) ** 2, d, d - 1)[:hh, :ww] +
+         _box_sum(np.diff(plane, axis=0) ** 2, d - 1, d)[:hh, :ww])[::stride, ::stride].ravel()
+    X = sliding_window_view(plane, (d, d))[::stride, ::stride].reshape(-1, d * d)
+    if obs is not None:  # patches entirely inside the observed pixels
+        full = _box_sum(obs.astype(np.float64), d, d)[::stride, ::stride].ravel() > d * d - 0.5
+        X, g = X[full], g[full]
+    if X.shape[0] < 4 * d * d:
+        raise _TooFewPatches(f"too few observed {d}x{d} patches ({X.shape[0]}) to estimate the "
+                         f"noise level")
+    qq = _noise_gradient_quantile(d, q)
+
+    def estimate(Y):
+        Y = Y - Y.mean(axis=0)
+        return np.sqrt(max(_tail_mean(np.linalg.eigvalsh(Y.T @ Y / (Y.shape[0] - 1))), 0.0))
+
+    s = estimate(X)
+    for _ in range(max_rounds):
+        weak = g < s * s * qq
+        if weak.sum() < 4 * d * d:
+            break
+        s_new = estimate(X[weak])
+        if abs(s_new - s) <= 1e-4 * s:
+            s = s_new
+            break
+        s = s_new
+    return float(s)
+
+
+def estimate_sigma_pca(y, *, observed=None, average=True, patch_size=7, stride=2,
+                       quantile=0.99, max_rounds=5):
+    """Gaussian noise std from the covariance of weak-texture patches.
+
+    Parameters
+    ----------
+    y : ndarray, (H, W) or (H, W, C)
+        Noisy image (estimated on the host).
+    observed : ndarray of bool, optional
+        Observed-pixel mask; only patches made of observed pixels are used.
+    average : bool
+        Mean over channels (True) or one value per channel.
+    patch_size, stride : int
+        Patches are ``patch_size`` square, taken every ``stride`` pixels.
+    quantile : float
+        A patch is weak-textured when its gradient energy is below this quantile of the energy
+        of pure noise at the current estimate.
+    max_rounds : int
+        Selection / estimation rounds.
+
+    Notes
+    -----
+    Start from all patches; then alternately (Liu, Tanaka & Okutomi 2013) keep the patches
+    whose gradient energy ``sum of squared horizontal and vertical differences`` is below the
+    ``quantile`` of what white noise of the current ``sigma`` would give (a Gamma law matched
+    to its exact mean and variance), and re-estimate ``sigma^2`` from the eigenvalues of their
+    covariance as the mean of the noise cluster of eigenvalues (Chen, Zhu & Heng 2015: the
+    largest set of smallest eigenvalues whose mean does not exceed its median). Measured on
+    Set12 + the first 30 BSD68 images with unclipped noise (``benchmarks/noise_estimation.py``):
+    median relative error 2.1% at sigma 5/255 and 1.4% at 10/255.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.tile(np.linspace(0, 1, 128), (128, 1)) + 0.05 * rng.standard_normal((128, 128))
+    >>> round(estimate_sigma_pca(y), 2)
+    0.05
+    """
+    y = to_numpy(check_image(y, "y"))
+    ys = y[..., None] if y.ndim == 2 else y
+    obs = None
+    if observed is not None:
+        obs = np.asarray(to_numpy(observed), dtype=bool)
+        if obs.ndim == 3:
+            obs = obs.all(axis=-1)
+        if obs.shape != ys.shape[:2]:
+            raise ValueError(f"observed has shape {obs.shape}, expected {ys.shape[:2]}")
+    sig = [_pca_plane(ys[..., c].astype(np.float64), obs, patch_size, stride, quantile,
+                      max_rounds) for c in range(ys.shape[-1])]
     return float(np.mean(sig)) if average else sig

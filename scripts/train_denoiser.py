@@ -5,7 +5,8 @@ pad to an even size, 2x2 pixel unshuffle (4 channels) plus a constant noise-map 
 sigma (5 inputs), ``n_layers`` 3x3 convolutions with ``features`` channels and ReLU, 4 outputs
 subtracted from the unshuffled input (residual), pixel shuffle, crop.
 
-Training: random ``patch`` x ``patch`` crops of the 400 Train400 images with the 8 flips and
+Training uses batch normalisation after the hidden convolutions (as FFDNet does); it is folded
+into the convolutions when the weights are saved. Random ``patch`` x ``patch`` crops of the 400 Train400 images with the 8 flips and
 rotations, sigma uniform in [0, 75]/255 per patch, unclipped Gaussian noise, mean squared error,
 Adam with a cosine learning-rate decay, fixed seed. torch is only needed here (``pip install
 torch``); the package runs the result with its own engine.
@@ -62,15 +63,38 @@ def build(torch, features, n_layers):
             chans = [5] + [features] * (n_layers - 1) + [4]
             self.convs = nn.ModuleList(nn.Conv2d(chans[i], chans[i + 1], 3, padding=1)
                                        for i in range(n_layers))
+            # batch norm after the hidden convolutions (folded into them on export)
+            self.norms = nn.ModuleList(nn.BatchNorm2d(features) for _ in range(n_layers - 2))
+            for c in self.convs[:-1]:
+                nn.init.kaiming_normal_(c.weight, nonlinearity="relu")
+                nn.init.zeros_(c.bias)
+            nn.init.normal_(self.convs[-1].weight, std=1e-3)
+            nn.init.zeros_(self.convs[-1].bias)
 
         def forward(self, noisy, sig):
             u = torch.nn.functional.pixel_unshuffle(noisy, 2)
             h = torch.cat([u, sig.expand(-1, 1, u.shape[2], u.shape[3])], 1)
             for i, c in enumerate(self.convs):
                 h = c(h)
+                if 0 < i < len(self.convs) - 1:
+                    h = self.norms[i - 1](h)
                 if i < len(self.convs) - 1:
                     h = torch.relu(h)
             return torch.nn.functional.pixel_shuffle(u - h, 2)
+
+        def folded(self):
+            """(weight, bias) per convolution with the batch norms folded in (eval mode)."""
+            out = []
+            for i, c in enumerate(self.convs):
+                w, b = c.weight.detach().double(), c.bias.detach().double()
+                if 0 < i < len(self.convs) - 1:
+                    bn = self.norms[i - 1]
+                    g = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() +
+                                                                  bn.eps)
+                    w = w * g[:, None, None, None]
+                    b = (b - bn.running_mean.double()) * g + bn.bias.detach().double()
+                out.append((w.float().numpy(), b.float().numpy()))
+            return out
 
     return Net()
 
@@ -82,6 +106,7 @@ def psnr(a, b):
 def evaluate(torch, net, images, sigma, seed=0):
     rng = np.random.default_rng(seed)
     out = []
+    net.eval()
     with torch.no_grad():
         for img in images:
             h, w = (s - s % 2 for s in img.shape)
@@ -90,6 +115,7 @@ def evaluate(torch, net, images, sigma, seed=0):
             t = torch.from_numpy(y)[None, None]
             s = torch.full((1, 1, 1, 1), sigma)
             out.append(psnr(net(t, s)[0, 0].numpy(), x))
+    net.train()
     return float(np.mean(out))
 
 
@@ -99,9 +125,9 @@ def save(net, path, provenance, features, n_layers, sigma_max):
                        "residual": True},
             "sigma_range": [0.0, sigma_max], "provenance": provenance}
     arrays = {"meta": np.array(json.dumps(meta))}
-    for i, c in enumerate(net.convs):
-        arrays[f"conv{i}.weight"] = c.weight.detach().numpy().astype(np.float32)
-        arrays[f"conv{i}.bias"] = c.bias.detach().numpy().astype(np.float32)
+    for i, (w, b) in enumerate(net.folded()):
+        arrays[f"conv{i}.weight"] = w
+        arrays[f"conv{i}.bias"] = b
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
@@ -161,7 +187,7 @@ def main(argv=None):
                         if k != "data"),
                     "seed": args.seed, "iterations_done": it, "iterations": args.iters,
                     "batch": args.batch, "patch": args.patch, "sigma_train": "U[0, 75]/255",
-                    "optimizer": f"Adam lr {args.lr} cosine to 1%",
+                    "optimizer": f"Adam lr {args.lr} cosine to 1%", "batch_norm": "folded",
                     "threads": args.threads, "train_seconds": round(time.time() - t0),
                     "torch": torch.__version__, "log": log}
             save(net, args.out, prov, args.features, args.layers, sigma_max)
