@@ -121,7 +121,7 @@ def test_npz_bad_files(tmp_path):
     good = write_spec_npz(tmp_path / "good.npz", convs)
     data = good.read_bytes()
     (tmp_path / "trunc.npz").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="truncated or corrupt|not a recognised"):
+    with pytest.raises(ValueError, match="truncated or corrupt"):
         load(tmp_path / "trunc.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a weights file at all")
     with pytest.raises(ValueError, match="not a recognised weights file"):
@@ -228,3 +228,26 @@ def test_matconvnet_errors(tmp_path):
     net = load(published("ffdnet/ffdnet_gray.mat"))
     with pytest.raises(ValueError, match="gray denoiser but the image has 3 channels"):
         net(np.zeros((8, 8, 3)), 0.1)
+
+
+def test_pth_bad_files(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save([torch.zeros(2)], tmp_path / "list.pth")
+    with pytest.raises(ValueError, match="expected a state dict"):
+        load(tmp_path / "list.pth")
+    torch.save({"model.0.weight": torch.zeros(5, 2, 3, 3)}, tmp_path / "odd.pth")
+    with pytest.raises(ValueError, match="unrecognised stack"):
+        load(tmp_path / "odd.pth")
+    torch.save({"model.0.weight": torch.zeros(4, 1, 3, 3), "model.1.weight": torch.zeros(1, 4, 3, 3),
+                "head.x": torch.zeros(1)}, tmp_path / "extra.pth")
+    with pytest.raises(ValueError, match="unexpected entry 'head.x'"):
+        load(tmp_path / "extra.pth")
+    data = (tmp_path / "list.pth").read_bytes()
+    (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load(tmp_path / "cut.pth")
+    wrapped = {"params": {"model.0.weight": torch.zeros(4, 1, 3, 3),
+                          "model.2.weight": torch.zeros(1, 4, 3, 3)}}
+    torch.save(wrapped, tmp_path / "wrapped.pth")
+    net = load(tmp_path / "wrapped.pth")
+    assert net.arch == "dncnn" and net.n_layers == 2

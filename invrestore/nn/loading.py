@@ -198,6 +198,9 @@ def load(path, *, arch=None, sigma_range=None, strict_sigma=False, tile=1024, bn
         return net
     if kind == "torch":
         return _from_torch(path, arch, bn_eps, kwargs)
+    if kind == "zip-bad":
+        raise ValueError(f"{path}: damaged zip archive (a truncated or corrupt .npz or .pth "
+                         "file)")
     if kind == "mat-old":
         raise ValueError(f"{path}: MATLAB v5 .mat files are not supported; re-save it in MATLAB "
                          "with save(file, 'net', '-v7.3')")
