@@ -81,27 +81,38 @@ def _show(ax, img, title):
     ax.set_axis_off()
 
 
-def example_figures(examples, doc, folder, prefix, *, per_row=6):
-    """One figure per task: clean, degraded and every method's output on the first image."""
+def _centre(img, size):
+    h, w = img.shape[:2]
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return img[top:top + size, left:left + size]
+
+
+def example_figures(examples, doc, folder, prefix, *, per_row=6, crop=192):
+    """One figure per task: clean, degraded and every method's output on the first image
+    (the central ``crop x crop`` pixels; PSNR in the titles is over the whole image)."""
     from ..metrics import psnr
 
     names = []
     for tid, ex in examples.items():
         if not ex["outputs"]:
             continue
-        panels = [("clean: " + ex["image"], ex["clean"]), ("degraded", ex["degraded"])]
+        clean = ex["clean"]
+        panels = [("clean: " + ex["image"], _centre(clean, crop)),
+                  ("degraded", _centre(ex["degraded"], crop))]
         for m, out in ex["outputs"].items():
-            panels.append((f"{m} {psnr(out, ex['clean']):.2f} dB", out))
+            panels.append((f"{m} {psnr(out, clean):.2f} dB", _centre(out, crop)))
         cols = min(per_row, len(panels))
         rows = math.ceil(len(panels) / cols)
-        fig = _figure(2.3 * cols, 2.5 * rows)
+        fig = _figure(2.3 * cols, 2.6 * rows + 0.4)
         if fig is None:
             return []
         for k, (title, img) in enumerate(panels):
             _show(fig.add_subplot(rows, cols, k + 1), img, title)
         t = doc["tasks"].get(tid, {})
-        fig.suptitle(t.get("label", tid), fontsize=9)
-        fig.tight_layout()
+        cropped = max(clean.shape[:2]) > crop
+        fig.suptitle(t.get("label", tid) + (f" (central {crop} x {crop} pixels)" if cropped
+                                            else ""), fontsize=9)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.6 * rows + 0.4)), h_pad=1.2)
         name = f"{prefix}-example-{_slug(tid)}.png"
         fig.savefig(Path(folder) / name)
         names.append(name)
