@@ -16,8 +16,9 @@ skimage_biharmonic  ``inpaint_biharmonic(y, missing)``                          
 bicubic             MATLAB bicubic ``imresize(LR, s)`` on uint8, then Y (the baseline)  sr
 torch_dncnn         PyTorch DnCNN with the KAIR weights ``kair/dncnn_25.pth``           denoise
                     (sigma 25, gray)
-deepinv_dncnn       ``deepinv.models.DnCNN(pretrained="download")`` when deepinv and    denoise
-                    its weights are available
+deepinv_drunet      ``deepinv.models.DRUNet(pretrained="download")`` when deepinv and   all
+                    its weights are available (plug-and-play in ``restore`` beyond
+                    denoising)
 ==================  =================================================================  =======
 
 Colour images go channel by channel where the peer has no colour mode (Richardson-Lucy,
@@ -36,7 +37,7 @@ __all__ = ["KNOWN_PEERS", "TV_WEIGHT_FACTOR", "peer_methods"]
 
 KNOWN_PEERS = ("skimage_tv", "skimage_nlm", "skimage_wavelet", "bm3d_pkg", "skimage_rl",
                "skimage_wiener", "skimage_biharmonic", "bicubic", "torch_dncnn",
-               "deepinv_dncnn")
+               "deepinv_drunet")
 
 #: ``denoise_tv_chambolle`` weight = factor x sigma (chosen on Train400, never on test sets).
 TV_WEIGHT_FACTOR = 0.8
@@ -165,21 +166,35 @@ def _torch_dncnn_method(data_root):
 def _deepinv_method():
     if not _has("deepinv"):
         return None
-    holder = {}
+    nets = {}
 
-    def run(case):
+    def denoiser(x, sigma):
+        """deepinv's DRUNet as a NumPy denoiser ``(x, sigma) -> x`` (gray or colour)."""
         import torch
 
-        if "net" not in holder:
+        c = 1 if x.ndim == 2 else x.shape[-1]
+        if c not in nets:
             import deepinv
 
-            holder["net"] = deepinv.models.DnCNN(in_channels=1, out_channels=1,
-                                                 pretrained="download").eval()
+            nets[c] = deepinv.models.DRUNet(in_channels=c, out_channels=c,
+                                            pretrained="download").eval()
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        t = t[None, None] if x.ndim == 2 else t.permute(2, 0, 1)[None]
         with torch.no_grad():
-            t = torch.from_numpy(np.ascontiguousarray(case.y, dtype=np.float32))[None, None]
-            return holder["net"](t, case.sigma)[0, 0].numpy()
-    return Method("deepinv_dncnn", "peer", "deepinv DnCNN with its published weights "
-                  "(downloaded by deepinv)", run, ("denoise",), gray_only=True)
+            out = nets[c](t, float(sigma))[0]
+        out = out[0] if x.ndim == 2 else out.permute(1, 2, 0)
+        return out.numpy().astype(x.dtype)
+
+    def run(case):
+        import invrestore as ir
+
+        if case.H is None:
+            return denoiser(case.y, case.sigma)
+        return ir.restore(case.y, case.H, prior=denoiser, sigma=case.sigma)
+    return Method("deepinv_drunet", "peer", "deepinv DRUNet with its published weights "
+                  "(downloaded by deepinv); plug-and-play through invrestore.restore otherwise",
+                  run, ("denoise", "deblur_levin", "deblur_gauss", "sr", "inpaint",
+                        "all_in_one"))
 
 
 def peer_methods(data_root=None):
