@@ -27,6 +27,7 @@ import argparse
 import datetime
 import importlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -146,9 +147,11 @@ def _script(name, args, out_json, stream):
     if "--json" in src:
         cmd += ["--json", str(out_json)]
     _say(stream, f"{name}: {' '.join(cmd[1:])}")
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
-    for line in (proc.stdout + proc.stderr).splitlines():
-        _say(stream, f"  {line}")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, bufsize=1, env=env) as proc:
+        for line in proc.stdout:  # streamed: these scripts can take minutes
+            _say(stream, f"  {line.rstrip()}")
     if proc.returncode != 0:
         _say(stream, f"{name}: exited with status {proc.returncode}")
     if out_json.is_file():
