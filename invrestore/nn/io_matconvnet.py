@@ -39,6 +39,7 @@ from .functional import fold_batchnorm
 __all__ = ["ffdnet_subp_permutation", "matconvnet_stack", "read_matconvnet"]
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_FIELDS = {"type", "name", "weights", "stride", "pad", "dilate", "scale", "leak"}
 
 
 def _is_hdf5(path):
@@ -91,13 +92,18 @@ def read_matconvnet(path):
             if "net" not in f or "layers" not in f["net"]:
                 raise ValueError(f"{path}: no MatConvNet 'net.layers' in this .mat file "
                                  f"(variables: {sorted(k for k in f if k != '#refs#')})")
-            raw = _read(f, f["net"]["layers"])
+            cell = f["net"]["layers"]
+            if cell.attrs.get("MATLAB_class", b"") != b"cell":
+                raise ValueError(f"{path}: net.layers is not a cell array (DagNN models are "
+                                 "not supported, only SimpleNN)")
+            raw = []
+            for ref in cell[()].ravel(order="F"):
+                grp = f[ref]
+                # only the fields used here: the training state is skipped (faster)
+                raw.append({k: _read(f, grp[k]) for k in grp if k in _FIELDS}
+                           if hasattr(grp, "keys") else None)
     except (OSError, KeyError, RuntimeError) as err:  # truncated or corrupt HDF5
         raise ValueError(f"{path}: unreadable MATLAB v7.3 file ({err})") from err
-    if not isinstance(raw, list):
-        raise ValueError(  # noqa: TRY004 (a bad file, not a bad argument)
-            f"{path}: net.layers is not a cell array (DagNN models are not supported, only "
-            "SimpleNN)")
     return [_layer(path, i, lay) for i, lay in enumerate(raw)]
 
 
