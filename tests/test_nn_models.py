@@ -237,3 +237,16 @@ def test_cupy_matches_numpy():
         y = net.to("cupy")(cp.asarray(x), 0.1)
         assert isinstance(y, cp.ndarray)
         np.testing.assert_allclose(cp.asnumpy(y), net(x, 0.1), atol=1e-4)
+
+
+def test_array_path_matches_numba_path(monkeypatch):
+    # the array (CuPy) code path, run on NumPy: same networks, same results
+    import invrestore.nn._flat as flat
+
+    nets = [FFDNet.random(channels=3, features=8, n_layers=4, rng=0),
+            DRUNet.random(features=(4, 8, 8, 8), n_blocks=1, rng=0)]
+    xs = [image(14, 11, 3), image(13, 19)]
+    fast = [net(x, 0.1) for net, x in zip(nets, xs, strict=True)]
+    monkeypatch.setattr(flat, "numba_blas_available", lambda: False)
+    for net, x, y in zip(nets, xs, fast, strict=True):
+        np.testing.assert_allclose(net(x, 0.1), y, atol=1e-5)
