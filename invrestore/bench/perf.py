@@ -136,16 +136,21 @@ def _timed(fn):
     return time.perf_counter() - t0
 
 
-def _script(name, args, out_json, stream):
-    """Run ``python -m benchmarks.<name>`` (output streamed); its JSON if it wrote one."""
+def _script(name, options, out_json, stream):
+    """Run ``python -m benchmarks.<name>`` (output streamed); its JSON if it wrote one.
+
+    ``options``: ``{flag: value}`` passed only where the script's source mentions the flag
+    (these scripts belong to their authors; their options are not assumed).
+    """
     root = _repo_root()
     if root is None or not (root / "benchmarks" / f"{name}.py").is_file():
         _say(stream, f"{name}: skipped, benchmarks/{name}.py not found")
         return None
     src = (root / "benchmarks" / f"{name}.py").read_text(errors="replace")
-    cmd = [sys.executable, "-m", f"benchmarks.{name}"] + list(args)
-    if "--json" in src:
-        cmd += ["--json", str(out_json)]
+    cmd = [sys.executable, "-m", f"benchmarks.{name}"]
+    for flag, value in {**options, "--json": str(out_json)}.items():
+        if flag in src:
+            cmd += [flag, value]
     _say(stream, f"{name}: {' '.join(cmd[1:])}")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -301,11 +306,12 @@ def main(argv=None, stream=None):
         doc["tv"] = part_tv(a.quick, stream)
         save()
     if "nlm" in parts:
-        doc["nlm"] = _script("nlm_vs_skimage", ["--repeats", "3" if a.quick else "7"],
+        doc["nlm"] = _script("nlm_vs_skimage", {"--repeats": "3"} if a.quick else {},
                              out / "perf-nlm.json", stream)
         save()
     if "nn" in parts:
-        doc["nn"] = _script("nn_vs_torch", [], out / "perf-nn.json", stream)
+        doc["nn"] = _script("nn_vs_torch", {"--repeat": "3"} if a.quick else {},
+                            out / "perf-nn.json", stream)
         save()
     if "solve" in parts:
         doc["solve_normal"] = part_solve(a.quick, stream)
