@@ -52,6 +52,7 @@ __all__ = [
     "Tile",
     "denoise_tiled",
     "estimate_memory",
+    "map_tiles",
     "plan_tiles",
     "restore_tiled",
 ]
@@ -270,6 +271,68 @@ def _announce(est, what, progress):
         print(line, file=sys.stderr)
 
 
+def _default_workers():
+    import numba
+
+    return numba.get_num_threads()
+
+
+def map_tiles(fn, tiles, *, workers=1, bar=None):
+    """Yield ``(tile, fn(tile, state))`` over ``tiles``, in ``workers`` threads.
+
+    Each thread gets its own ``state`` dict (for copies of stateful priors and scratch
+    buffers) and runs Numba kernels on one thread: small parallel regions of a tile stall at
+    their barriers when the machine is busy, while whole tiles side by side do not (the kernels
+    release the GIL). At most ``2 workers`` results wait to be written, so memory stays bounded.
+    """
+    import threading
+
+    if workers <= 1:
+        state = {}
+        for t in tiles:
+            yield t, fn(t, state)
+            if bar is not None:
+                bar.update()
+        return
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    local = threading.local()
+
+    def task(t):
+        if not hasattr(local, "state"):
+            import numba
+
+            numba.set_num_threads(1)  # per thread: the other threads keep their setting
+            local.state = {}
+        return fn(t, local.state)
+
+    pending, it = {}, iter(tiles)
+    with ThreadPoolExecutor(workers) as pool:
+        for t in it:
+            pending[pool.submit(task, t)] = t
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                t = pending.pop(f)
+                yield t, f.result()
+                if bar is not None:
+                    bar.update()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending[pool.submit(task, nxt)] = nxt
+
+
+def _own(state, prior):
+    """This thread's copy of ``prior`` (priors keep scratch buffers and warm starts)."""
+    import copy
+
+    if "prior" not in state:
+        state["prior"] = copy.deepcopy(prior)
+    return state["prior"]
+
+
 def _sigma_of(image, sigma, observed=None):
     from ..estimation import estimate_sigma
 
@@ -330,7 +393,7 @@ def _wavelet_geometry(prior, shape):
 
 
 def denoise_tiled(image, sigma=None, *, method="tv", tile=512, overlap=None, progress=False,
-                  out=None, **options):
+                  out=None, workers=None, **options):
     """:func:`invrestore.denoise`, tile by tile: the same result in bounded memory.
 
     Parameters
@@ -352,6 +415,9 @@ def denoise_tiled(image, sigma=None, *, method="tv", tile=512, overlap=None, pro
         Print the memory estimate and show a progress bar (stderr).
     out : array_like, optional
         Where to write the result (e.g. a ``numpy.memmap`` or Zarr array).
+    workers : int, optional
+        Tiles processed at the same time, each on one thread (default: Numba's thread count);
+        memory grows with it (:func:`estimate_memory`).
 
     Returns
     -------
@@ -393,61 +459,77 @@ def denoise_tiled(image, sigma=None, *, method="tv", tile=512, overlap=None, pro
         return res
     from ..functionals import WaveletL1
 
-    rows = cols = None
-    run = prior.denoise
+    rows = cols = fixed = None
     if isinstance(prior, WaveletL1):
         fixed, m, rows, cols = _wavelet_geometry(prior, shape)
         tile = -(-tile // m) * m
         overlap = -(-overlap // m) * m
-        run = fixed.denoise
     tiles = plan_tiles(shape, tile, overlap, wrap=rows is not None)
+    workers = _default_workers() if workers is None else check_scalar(
+        workers, "workers", integer=True, positive=True)
+    workers = min(workers, len(tiles))
     est = estimate_memory(shape, dtype=dtype, tile=tile, overlap=overlap, method=prior,
+                          workers=workers,
                           in_memory=isinstance(image, np.ndarray) and out is None)
     _announce(est, f"denoise_tiled {'x'.join(map(str, shape))} {dtype}, tile {tile}, "
               f"overlap {overlap}", progress)
     if _tv_plain(prior) and len(tiles) > 1:
-        return _denoise_tv_two_pass(image, sigma, prior, tiles, dtype, res, progress)
+        return _denoise_tv_two_pass(image, sigma, prior, tiles, dtype, res, progress, workers)
+    base = fixed if rows is not None else prior
+
+    def one(t, state):
+        win = _as_float(_read(image, t.window, rows, cols), dtype)
+        p = base if workers == 1 else _own(state, base)
+        (i0, i1), (j0, j1) = t.inner
+        return p.denoise(win, sigma)[i0:i1, j0:j1]
+
     with _bar(len(tiles), progress, "denoise") as bar:
-        for t in tiles:
-            win = _as_float(_read(image, t.window, rows, cols), dtype)
-            x = run(win, sigma)
+        for t, x in map_tiles(one, tiles, workers=workers, bar=bar):
             (r0, r1), (c0, c1) = t.core
-            (i0, i1), (j0, j1) = t.inner
-            res[r0:r1, c0:c1] = x[i0:i1, j0:j1]
-            bar.update()
+            res[r0:r1, c0:c1] = x
     return res
 
 
-def _denoise_tv_two_pass(image, sigma, prior, tiles, dtype, res, progress):
+def _denoise_tv_two_pass(image, sigma, prior, tiles, dtype, res, progress, workers=1):
     from ..kernels import tv_prox
     from ._tv_exact import core_records, stop_iteration
 
     w = prior.denoise_step(sigma)
     kw = {"isotropic": prior.isotropic, "max_iter": prior.max_iter}
+    hint = [0]
 
-    def records(t, min_iter=0):
+    def records(t, min_iter=None):
         win = _as_float(_read(image, t.window), dtype)
-        return core_records(win, w, core=t.inner, stop_tol=0.5 * prior.tol, min_iter=min_iter,
-                            **kw)
+        return core_records(win, w, core=t.inner, stop_tol=0.5 * prior.tol,
+                            min_iter=hint[0] if min_iter is None else min_iter, **kw)
 
     with _bar(2 * len(tiles), progress, "denoise (tv, 2 passes)") as bar:
-        recs, hint = [], 0
-        for t in tiles:
-            recs.append(records(t, hint))
-            bar.update()
-            # later tiles record at least as long as this one needed: fewer re-runs in pass 2
-            own = [k for k, (d2, x2) in sorted(recs[-1].items()) if d2 <= prior.tol ** 2 * x2]
-            hint = max(hint, own[0] if own else 0)
-        n_iter = stop_iteration(recs, prior.tol, prior.max_iter,
-                                lambda idx, k: [records(tiles[i], k) for i in idx])
+        recs = {}
+        for t, r in map_tiles(lambda t, state: records(t), tiles, workers=workers, bar=bar):
+            recs[t] = r
+            # later tiles record at least as long as this one needed: fewer re-runs
+            own = [k for k, (d2, x2) in sorted(r.items()) if d2 <= prior.tol ** 2 * x2]
+            hint[0] = max(hint[0], own[0] if own else 0)
+        recs = [recs[t] for t in tiles]
+
+        def extend(idx, k):
+            got = dict(map_tiles(lambda t, state: records(t, k), [tiles[i] for i in idx],
+                                 workers=workers))
+            return [got[tiles[i]] for i in idx]
+
+        n_iter = stop_iteration(recs, prior.tol, prior.max_iter, extend)
         logger.info("tiled tv: the whole image stops after %d iterations", n_iter)
-        for t in tiles:
+
+        def final(t, state):
             win = _as_float(_read(image, t.window), dtype)
-            x = tv_prox(win, w, tol=0.0, workspace=prior._work, **{**kw, "max_iter": n_iter})
-            (r0, r1), (c0, c1) = t.core
+            x = tv_prox(win, w, tol=0.0, workspace=state.setdefault("work", {}),
+                        **{**kw, "max_iter": n_iter})
             (i0, i1), (j0, j1) = t.inner
-            res[r0:r1, c0:c1] = x[i0:i1, j0:j1]
-            bar.update()
+            return x[i0:i1, j0:j1]
+
+        for t, x in map_tiles(final, tiles, workers=workers, bar=bar):
+            (r0, r1), (c0, c1) = t.core
+            res[r0:r1, c0:c1] = x
     return res
 
 
@@ -457,7 +539,7 @@ _REFUSED = ("full_output", "callback", "x_true")
 
 
 def restore_tiled(y, operator, prior="tv", *, tile=512, overlap=None, sigma=None,
-                  progress=False, out=None, **restore_kwargs):
+                  progress=False, out=None, workers=None, **restore_kwargs):
     """:func:`invrestore.restore` tile by tile, for local forward models.
 
     Parameters
@@ -482,6 +564,8 @@ def restore_tiled(y, operator, prior="tv", *, tile=512, overlap=None, sigma=None
         Print the memory estimate and show a progress bar.
     out : array_like, optional
         Where to write the result (shape ``operator.in_shape``).
+    workers : int, optional
+        Tiles solved at the same time, each on one thread (default: Numba's thread count).
     **restore_kwargs
         ``lam``, ``solver``, ``data``, ``max_iter``, ``tol``, ``x0`` (cropped per tile): as for
         :func:`invrestore.restore`.
@@ -543,22 +627,29 @@ def restore_tiled(y, operator, prior="tv", *, tile=512, overlap=None, sigma=None
         raise ValueError(f"x0 has shape {tuple(x0.shape)}, expected {shape}")
     res = _new_out(y, shape, dtype, out)
     tiles = plan_tiles(shape, tile, overlap)
+    workers = _default_workers() if workers is None else check_scalar(
+        workers, "workers", integer=True, positive=True)
+    workers = min(workers, len(tiles))
     est = estimate_memory(shape, dtype=dtype, tile=tile, overlap=overlap, method=R,
-                          restore=True, in_memory=isinstance(y, np.ndarray) and out is None)
+                          restore=True, workers=workers,
+                          in_memory=isinstance(y, np.ndarray) and out is None)
     _announce(est, f"restore_tiled {'x'.join(map(str, shape))} {dtype}, tile {tile}, "
               f"overlap {overlap}", progress)
+
+    def one(t, state):
+        local, ybox = localize(operator, t.window)
+        win = _as_float(_read(y, ybox), dtype)
+        kw = dict(restore_kwargs)
+        if x0 is not None:
+            kw["x0"] = _as_float(_read(x0, t.window), dtype)
+        x = restore_window(win, local, R if workers == 1 else _own(state, R), sigma, kw)
+        (i0, i1), (j0, j1) = t.inner
+        return x[i0:i1, j0:j1]
+
     with _bar(len(tiles), progress, "restore") as bar:
-        for t in tiles:
-            local, ybox = localize(operator, t.window)
-            win = _as_float(_read(y, ybox), dtype)
-            kw = dict(restore_kwargs)
-            if x0 is not None:
-                kw["x0"] = _as_float(_read(x0, t.window), dtype)
-            x = restore_window(win, local, R, sigma, kw)
+        for t, x in map_tiles(one, tiles, workers=workers, bar=bar):
             (r0, r1), (c0, c1) = t.core
-            (i0, i1), (j0, j1) = t.inner
-            res[r0:r1, c0:c1] = x[i0:i1, j0:j1]
-            bar.update()
+            res[r0:r1, c0:c1] = x
     return res
 
 
