@@ -334,3 +334,16 @@ def test_cli_batch(tmp_path, capsys):
     assert len(list(out.glob("*.tif"))) == 5
     assert main(["batch", str(tmp_path / "nope"), str(out)]) == 2
     assert main(["batch", str(src), str(out), "--blur", "gaussian:1.0", "--tile", "32"]) == 2
+
+
+def test_cli_batch_on_a_scheduler(tmp_path, cluster_client, capsys):
+    src = _batch_folder(tmp_path / "in", n_good=3)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".img0.png.0123abcd.tmp").write_bytes(b"left by an interrupted write")
+    args = ["batch", str(src), str(out), "--sigma", "0.05", "--no-progress",
+            "--scheduler", cluster_client.scheduler.address]
+    assert main(args + ["--strict"]) == 1
+    text = capsys.readouterr().out
+    assert "3 restored" in text and "3 failed" in text and "Dask workers" in text
+    assert sorted(p.name for p in out.glob("*.png")) == ["img0.png", "img1.png", "img2.png"]
