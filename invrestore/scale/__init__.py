@@ -20,8 +20,8 @@ import importlib
 _LAZY = {
     "Tile": ".tiling",
     "plan_tiles": ".tiling",
-    "estimate_memory": ".tiling",
-    "MemoryEstimate": ".tiling",
+    "estimate_memory": ".memory",
+    "MemoryEstimate": ".memory",
     "denoise_tiled": ".tiling",
     "restore_tiled": ".tiling",
     "sample_sigma": ".tiling",
