@@ -179,10 +179,10 @@ def render_markdown(doc, *, figures=()):
                    "(another realisation).")
     out += ["", ("Timings are wall-clock seconds per image on the machine above (shared with "
             "other work while measured): compare them as ratios between rows, not across "
-            "machines. Each method first runs once untimed on the first image of each task "
-            "(compilation, weight loading), with allocation tracing: peak memory is the larger "
-            "of the tracemalloc peak and the resident-set increase during that run (or any "
-            "timed run). Cells: mean PSNR "
+            "machines. Each method first runs on a small crop (compilation, weight loading), "
+            "then once untimed on the first image of each task with allocation tracing: peak "
+            "memory is the larger of the tracemalloc peak and the resident-set increase during "
+            "that run (or any timed run). Cells: mean PSNR "
             "(dB) / mean SSIM over the images; `vs published`: our PSNR minus the published "
             "one for the same algorithm or weights.")]
     if doc.get("quick"):

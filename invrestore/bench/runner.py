@@ -2,10 +2,11 @@
 
 For each task the runner lists its image set (a missing set is reported and the task
 skipped), reads and degrades each image (an unreadable image is reported and skipped, the
-others still run) and hands the case to every method that applies. On the first image of a
-task each method runs once untimed with allocation tracing: that run compiles and loads
-what the method needs and gives its peak memory (:func:`~invrestore.bench.measure.measure`
-with ``trace=True``). Then every image is timed (wall and CPU seconds) and scored (PSNR,
+others still run) and hands the case to every method that applies. The first time a method
+meets a task family it runs on a 48 x 48 crop (compilation, weight loading: kept out of
+time and memory); on the first image of each task it then runs once untimed with allocation
+tracing, which gives its peak memory (:func:`~invrestore.bench.measure.measure` with
+``trace=True``). Then every image is timed (wall and CPU seconds) and scored (PSNR,
 SSIM). The JSON file is rewritten atomically after every image, so an interrupted run keeps
 what it did, and ``resume=True`` continues it.
 """
@@ -29,6 +30,7 @@ from .tasks import NOT_IN_FIGURES, QUICK, kernels_for, list_set, load_case
 __all__ = ["SCHEMA", "Results", "machine_info", "run"]
 
 SCHEMA = 1
+WARMUP_CROP = 48
 
 
 def machine_info():
@@ -167,6 +169,7 @@ def run(tasks, methods, *, data_root, json_path, quick=False, resume=False, max_
     for m in methods:
         res.doc["methods"][m.name] = m.as_dict()
     res.save()
+    warmed = set()
     try:
         for ti, task in enumerate(tasks):
             todo = [m for m in methods if m.applies(task)]
@@ -194,7 +197,8 @@ def run(tasks, methods, *, data_root, json_path, quick=False, resume=False, max_
                 paths = paths[:max_images]
             log(f"{head}: {len(paths)} images x {len(todo)} methods "
                 f"({', '.join(m.name for m in todo)})")
-            _run_task(task, todo, paths, kernels, data_root, crop, seed, res, log, examples)
+            _run_task(task, todo, paths, kernels, data_root, crop, seed, res, log, examples,
+                      warmed)
             if on_task_done is not None:
                 on_task_done(task.id, res.doc)
         res.doc["finished"] = True
@@ -215,7 +219,18 @@ def _memory_run(method, case, log):
         return {}
 
 
-def _run_task(task, methods, paths, kernels, root, crop, seed, res, log, examples):
+def _warm_up(method, task, root, index, path, kernels, log):
+    try:
+        case = load_case(task, root, index, path, crop=WARMUP_CROP,
+                         kernels=None if kernels is None else kernels[:1])[0]
+        method.run(case)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 (the timed run records the error)
+        log(f"  warm-up of {method.name} failed: {exc}")
+
+
+def _run_task(task, methods, paths, kernels, root, crop, seed, res, log, examples, warmed):
     first = set()
     for index, path in enumerate(paths):
         try:
@@ -240,6 +255,9 @@ def _run_task(task, methods, paths, kernels, root, crop, seed, res, log, example
                 rec = {"task": task.id, "image": case.name, "method": m.name}
                 if m.name not in first:
                     first.add(m.name)
+                    if (m.name, task.family, task.color) not in warmed:
+                        warmed.add((m.name, task.family, task.color))
+                        _warm_up(m, task, root, index, path, kernels, log)
                     rec.update(_memory_run(m, case, log))
                 try:
                     x_hat, seconds, rss, cpu = measure(lambda m=m, case=case: m.run(case))
