@@ -33,7 +33,7 @@ def _init(Z, K, rng, reg):
     """Clusters of patches by |normalised correlation| with K seed patches drawn by energy."""
     n, m = Z.shape
     e = np.einsum("ij,ij->i", Z, Z, dtype=np.float64)
-    nz = np.flatnonzero(e > 0)
+    nz = np.flatnonzero(e > 1e-12)  # rounding leaves ~1e-30 in constant patches
     if nz.size < K:
         raise ValueError(f"only {nz.size} of the patches are non-constant; need at least "
                          f"n_components = {K}")

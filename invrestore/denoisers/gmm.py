@@ -202,13 +202,14 @@ class GaussianMixture:
         sigma = check_scalar(sigma, "sigma", nonnegative=True)
         y = self._prepare(patches)
         lam = self.eigvals + sigma**2
-        m = lam.shape[1]
-        out = np.empty((y.shape[0], self.n_components))
-        for k in range(self.n_components):
-            proj = y @ self.eigvecs[k]
-            maha = (proj**2 / lam[k]).sum(axis=1)
-            out[:, k] = math.log(self.weights[k]) - 0.5 * (
-                maha + np.log(lam[k]).sum() + m * math.log(2 * math.pi))
+        k, m = lam.shape
+        const = np.log(self.weights) - 0.5 * (np.log(lam).sum(axis=1) + m * math.log(2 * math.pi))
+        flat = self.eigvecs.transpose(1, 0, 2).reshape(self.dim, k * m)
+        out = np.empty((y.shape[0], k))
+        step = max(1, 2**20 // (k * m))
+        for c0 in range(0, y.shape[0], step):
+            proj = (y[c0:c0 + step] @ flat).reshape(-1, k, m)
+            out[c0:c0 + step] = const - 0.5 * np.einsum("nkm,nkm,km->nk", proj, proj, 1 / lam)
         return out
 
     def score_samples(self, patches, *, sigma=0.0):
