@@ -5,7 +5,7 @@ projections onto a group of the components' eigenvectors come from one BLAS prod
 ``G = Ut @ Y.T`` with ``Ut`` the ``(R, d)`` stack of their retained eigenvectors (rows). A
 component's quadratic form is then a weighted sum of squares over its block of rows of ``G``,
 evaluated for all patches of the chunk at once along contiguous rows (vectorised), and the
-running best component is kept per patch (:func:`select_components`).
+best components are kept per patch (:func:`select_top`).
 
 All kernels are serial and release the GIL: the parallelism is over chunks of patches, one
 thread per chunk (see :mod:`invrestore.kernels.blas_threads`), so each thread runs its own
