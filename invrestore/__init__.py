@@ -37,3 +37,12 @@ __all__ = [
     "to_numpy",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    # submodules with optional or heavier dependencies load on first use: invrestore.nn, ...
+    if name in ("nn", "scale", "bench"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'invrestore' has no attribute {name!r}")
