@@ -54,7 +54,7 @@ def sample_batch(images, rng, batch, patch, sigma_max):
     return xs, noisy, sig
 
 
-def build(torch, features, n_layers):
+def build(torch, features, n_layers, batch_norm=True):
     nn = torch.nn
 
     class Net(nn.Module):
@@ -64,7 +64,8 @@ def build(torch, features, n_layers):
             self.convs = nn.ModuleList(nn.Conv2d(chans[i], chans[i + 1], 3, padding=1)
                                        for i in range(n_layers))
             # batch norm after the hidden convolutions (folded into them on export)
-            self.norms = nn.ModuleList(nn.BatchNorm2d(features) for _ in range(n_layers - 2))
+            self.norms = nn.ModuleList(nn.BatchNorm2d(features) if batch_norm else
+                                       nn.Identity() for _ in range(n_layers - 2))
             for c in self.convs[:-1]:
                 nn.init.kaiming_normal_(c.weight, nonlinearity="relu")
                 nn.init.zeros_(c.bias)
@@ -87,7 +88,8 @@ def build(torch, features, n_layers):
             out = []
             for i, c in enumerate(self.convs):
                 w, b = c.weight.detach().double(), c.bias.detach().double()
-                if 0 < i < len(self.convs) - 1:
+                if 0 < i < len(self.convs) - 1 and isinstance(self.norms[i - 1],
+                                                              torch.nn.BatchNorm2d):
                     bn = self.norms[i - 1]
                     g = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() +
                                                                   bn.eps)
@@ -149,6 +151,10 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=250)
+    p.add_argument("--init", default=None, help="fine-tune from these .npz weights (no batch "
+                   "norm: the file's folded convolutions are trained directly)")
+    p.add_argument("--balanced", action="store_true", help="weight each crop's squared error "
+                   "by 1 / (sigma^2 + (1/255)^2), so low noise levels count as much as high")
     args = p.parse_args(argv)
 
     import torch
@@ -160,7 +166,14 @@ def main(argv=None):
     images = load_train400(data / "Train400")
     val = [im for im in load_train400(data / "Set12")][:4]  # monitoring only
     sigma_max = 75.0 / 255.0
-    net = build(torch, args.features, args.layers).to(memory_format=torch.channels_last)
+    net = build(torch, args.features, args.layers, batch_norm=args.init is None)
+    if args.init is not None:
+        init = np.load(args.init, allow_pickle=False)
+        with torch.no_grad():
+            for i, c in enumerate(net.convs):
+                c.weight.copy_(torch.from_numpy(init[f"conv{i}.weight"]))
+                c.bias.copy_(torch.from_numpy(init[f"conv{i}.bias"]))
+    net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(k / args.iters, 1.0))))
@@ -170,7 +183,12 @@ def main(argv=None):
         x, y, s = sample_batch(images, rng, args.batch, args.patch, sigma_max)
         xt = torch.from_numpy(x).to(memory_format=torch.channels_last)
         yt = torch.from_numpy(y).to(memory_format=torch.channels_last)
-        loss = torch.mean((net(yt, torch.from_numpy(s)) - xt) ** 2)
+        err = (net(yt, torch.from_numpy(s)) - xt) ** 2
+        if args.balanced:
+            w = 1.0 / (torch.from_numpy(s) ** 2 + (1.0 / 255) ** 2)
+            loss = torch.mean(err * (w / w.mean()))
+        else:
+            loss = torch.mean(err)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -184,7 +202,7 @@ def main(argv=None):
             prov = {"data": "Train400 (400 gray 180x180)", "command":
                     "python scripts/train_denoiser.py " + " ".join(
                         f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                        if k != "data"),
+                        if k != "data" and v not in (None, False)),
                     "seed": args.seed, "iterations_done": it, "iterations": args.iters,
                     "batch": args.batch, "patch": args.patch, "sigma_train": "U[0, 75]/255",
                     "optimizer": f"Adam lr {args.lr} cosine to 1%", "batch_norm": "folded",
