@@ -91,7 +91,7 @@ def build_parser():
                        "prior, print a table and write a figure and results.json.")
     d.add_argument("--out", default="invrestore-demo", help="output folder (created)")
     d.add_argument("--priors", metavar="A,B,...", help="comma-separated priors (default: every "
-                   "available one but bm3d)")
+                   "available one but the slow gmm and bm3d)")
     d.add_argument("--size", type=_count, default=256, help="image side, even (default 256)")
     d.add_argument("--seed", type=_seed, default=0, help="seed of noise and masks")
     d.add_argument("--force", action="store_true", help="replace an existing figure")
