@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["extract_rows", "filter_candidates", "select_top", "sq_segments", "wiener_aggregate"]
+__all__ = ["best_pairs", "extract_rows", "group_pairs", "score_pairs", "select_top", "sq_segments",
+           "wiener_aggregate"]
 
 _OPTS = {"cache": True, "nogil": True, "fastmath": True}
 
@@ -134,63 +135,63 @@ def wiener_aggregate(Y, dc, label, starts, Ut, gain, alpha, rows, cols, p, buf,
 
 
 @njit(**_OPTS)
-def filter_candidates(x, rows, cols, p, row0, cand, starts, Ut, coef, tail, const, gain, alpha,
-                      y, proj, buf, out):  # pragma: no cover - compiled
-    """Extract, select among candidates, filter and aggregate, patch by patch.
+def group_pairs(cand, n_comp, order, kstart):  # pragma: no cover - compiled
+    """Counting sort of the (patch, candidate) pairs ``i * M + m`` by component ``cand[i, m]``.
 
-    Patch ``n`` (corner ``(rows[a], cols[b])``, raster order) is scored against the
-    components ``cand[n]`` only (projections computed here: ``r_k`` dot products each),
-    filtered with the best one as in :func:`wiener_aggregate` and added to ``out`` (whose
-    first row is image row ``row0``). ``y``
-    (d), ``proj`` (M, max rank) and ``buf`` (d) are scratch. ``cand[n]`` is reordered best
-    first.
+    ``order`` (n M) receives the pair ids grouped by component, ``kstart`` (n_comp + 1) the
+    group boundaries.
     """
-    nc = cols.size
-    d = p * p
-    M = cand.shape[1]
-    inv = 1.0 / d
-    for a in range(rows.size):
-        r = rows[a]
-        for b in range(nc):
-            c = cols[b]
-            n = a * nc + b
-            s = 0.0
-            for i in range(p):
-                for jj in range(p):
-                    s += x[r + i, c + jj]
-            dc = s * inv
-            yn = 0.0
-            for i in range(p):
-                for jj in range(p):
-                    v = x[r + i, c + jj] - dc
-                    y[i * p + jj] = v
-                    yn += v * v
-            best = -np.inf
-            mb = 0
-            for m in range(M):
-                k = cand[n, m]
-                acc = tail[k] * yn
-                for j in range(starts[k], starts[k + 1]):
-                    f = 0.0
-                    for q in range(d):
-                        f += Ut[j, q] * y[q]
-                    proj[m, j - starts[k]] = f
-                    acc += coef[j] * f * f
-                sc = const[k] - 0.5 * acc
-                if sc > best:
-                    best = sc
-                    mb = m
-            k = cand[n, mb]
-            if mb > 0:
-                cand[n, mb] = cand[n, 0]
-                cand[n, 0] = k
-            al = alpha[k]
-            for q in range(d):
-                buf[q] = al * y[q]
-            for j in range(starts[k], starts[k + 1]):
-                f = gain[j] * proj[mb, j - starts[k]]
-                for q in range(d):
-                    buf[q] += f * Ut[j, q]
-            for i in range(p):
-                for jj in range(p):
-                    out[r - row0 + i, c + jj] += buf[i * p + jj] + dc
+    n, M = cand.shape
+    for k in range(n_comp + 1):
+        kstart[k] = 0
+    for i in range(n):
+        for m in range(M):
+            kstart[cand[i, m] + 1] += 1
+    for k in range(n_comp):
+        kstart[k + 1] += kstart[k]
+    fill = kstart[:-1].copy()
+    for i in range(n):
+        for m in range(M):
+            k = cand[i, m]
+            order[fill[k]] = i * M + m
+            fill[k] += 1
+
+
+@njit(**_OPTS)
+def score_pairs(G, coef, tail, const, ynorm2, pairs, M, scores, acc):  # pragma: no cover
+    """Scores of one component for the pairs ``pairs`` whose projections are the columns of ``G``.
+
+    ``scores[pair] = const - (tail |y|^2 + sum_j coef[j] G[j, c]^2) / 2`` with ``y`` the patch
+    ``pair // M``; ``acc`` is scratch of at least ``len(pairs)``.
+    """
+    n = pairs.size
+    for c in range(n):
+        acc[c] = tail * ynorm2[pairs[c] // M]
+    for j in range(G.shape[0]):
+        cj = coef[j]
+        for c in range(n):
+            g = G[j, c]
+            acc[c] += cj * g * g
+    for c in range(n):
+        scores[pairs[c]] = const - 0.5 * acc[c]
+
+
+@njit(**_OPTS)
+def best_pairs(cand, scores, label):  # pragma: no cover - compiled
+    """Sort each patch's candidates by decreasing score (stable); ``label`` gets the best."""
+    n, M = cand.shape
+    sc = np.empty(M, scores.dtype)
+    for i in range(n):
+        for m in range(M):
+            sc[m] = scores[i * M + m]
+        for m in range(1, M):  # insertion sort: M is small
+            v = sc[m]
+            k = cand[i, m]
+            q = m
+            while q > 0 and sc[q - 1] < v:
+                sc[q] = sc[q - 1]
+                cand[i, q] = cand[i, q - 1]
+                q -= 1
+            sc[q] = v
+            cand[i, q] = k
+        label[i] = cand[i, 0]

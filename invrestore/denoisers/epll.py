@@ -13,11 +13,10 @@ sequence :math:`c_1 < c_2 < \dots` (``betas``; the paper's :math:`\beta = c / \s
 2. the patches are averaged back, :math:`\bar z = (\sum_n P_n^\top z_n) / (\sum_n P_n^\top
    P_n)`, and :math:`x \leftarrow (y + c\,\bar z) / (1 + c)`.
 
-Schedule. The paper uses :math:`c = 1, 4, 8, 16, 32`. A sixth step at 64 adds about 0.04 dB
-at sigma 15 and 25 (0.01 dB at 50), and at low noise an extra step at 2 adds 0.15 dB
-(sigma 10), 0.09 dB (15) and 0.02 dB (20) but costs 0.08 dB at 25 and 0.35 dB at 50, hence
-the default ``betas="auto"``: ``(1, 2, 4, 8, 16, 32, 64)`` for ``sigma <= 20/255``, else
-``(1, 4, 8, 16, 32, 64)`` (measured on crops of Set12 images 05, 09-12, not on BSD68).
+Schedule. The paper uses :math:`c = 1, 4, 8, 16, 32`; the default adds a sixth step at 64
+(+0.04 dB at sigma 15 and 25, +0.01 dB at 50, on crops of Set12 images). Schedules with an
+extra early step (:math:`c = 2`) help on some images at low noise but lose 0.04-0.07 dB at
+sigma 15 on Train400 and BSD68 images, and more at higher noise.
 
 Acceleration. Three approximations, each measured to cost at most a few hundredths of a dB
 (``benchmarks/epll_bsd68.py``):
@@ -26,12 +25,13 @@ Acceleration. Three approximations, each measured to cost at most a few hundredt
   eigenvalues of a component that are at most ``rank_tol * s^2`` are replaced by their mean,
   so that only the ``r_k(s)`` leading eigenvectors are needed, for both the posteriors (the
   tail enters through :math:`\|y\|^2` minus the leading projections) and the filter. The
-  first step is the most sensitive (``rank_tol=(1, 2)``: 1 there, 2 afterwards); 0 is the
-  exact model;
+  first step is the most sensitive (``rank_tol=(0.5, 1)``: 0.5 there, 1 afterwards); 0 is
+  the exact model;
 * candidate components (``n_candidates``): the first step scores all components and keeps
-  the ``M`` best per patch; later steps, on cleaner images, choose among those only. At high
-  noise the first ranking is less reliable, so ``"auto"`` uses
-  :math:`M = \min(32, \max(8, \lfloor 8 (255 \sigma / 25)^2 \rceil))`;
+  the ``M`` best per patch; later steps, on cleaner images, choose among those only, the
+  second step keeping the better half of them for the rest. At high noise the first ranking
+  is less reliable, so ``"auto"`` uses
+  :math:`M = \min(32, \max(16, \lfloor 16 (255 \sigma / 25)^2 \rceil))`;
 * ``stride > 1`` processes a sub-grid of patches (the last row and column always included);
   off by default, as it costs about 0.05 dB.
 
@@ -85,7 +85,8 @@ __all__ = ["EPLLDenoiser", "flat_tail_tables"]
 _DEFAULT = {}
 _LOCK = threading.Lock()
 _GROUP_ROWS = 512  # eigenvectors per BLAS product: the product then stays in the L2 cache
-_CHUNK = 1024  # patches per work item
+_CHUNK = 1024  # patches per work item (full steps)
+_CHUNK_CAND = 8192  # patches per work item (candidate steps)
 
 
 def _default_gmm():
@@ -127,6 +128,31 @@ def flat_tail_tables(gmm, s2, rank_tol, min_weight=0.0):
             "const": np.log(gmm.weights[index]) - 0.5 * logdet}
 
 
+def _score_candidates(Y, yn, cand, t):
+    """Best of the candidates ``cand`` (n, M) of each patch (rows of ``Y``), by component.
+
+    The (patch, candidate) pairs are grouped by component, so that each component scores its
+    patches with one BLAS product; ``cand`` is reordered best first. Returns the labels.
+    """
+    n, M = cand.shape
+    starts = t["starts"]
+    n_comp = starts.size - 1
+    order = np.empty(n * M, np.int64)
+    kstart = np.empty(n_comp + 1, np.int64)
+    nb.group_pairs(cand, n_comp, order, kstart)
+    scores = np.empty(n * M, np.float64)
+    acc = np.empty(n * M, np.float64)
+    for k in np.flatnonzero(np.diff(kstart)):
+        pairs = order[kstart[k]:kstart[k + 1]]
+        s0, s1 = starts[k], starts[k + 1]
+        G = t["Ut"][s0:s1] @ Y[pairs // M].T
+        nb.score_pairs(G, t["coef"][s0:s1], t["tail"][k], t["const"][k], yn, pairs, M,
+                       scores, acc)
+    label = np.empty(n, np.int64)
+    nb.best_pairs(cand, scores, label)
+    return label
+
+
 def _groups(starts, target):
     """Component blocks ``[k0, k1)`` of about ``target`` rows of ``Ut`` each."""
     out, k0 = [], 0
@@ -146,39 +172,37 @@ def _patch_pass_numba(x, t, p, stride, n_threads, cand):
     h, w = x.shape
     rows, cols = patch_positions(h, p, stride), patch_positions(w, p, stride)
     nc = cols.size
-    per = max(1, _CHUNK // nc)
+    full = isinstance(cand, int)
+    # candidate steps group the pairs of a chunk by component: larger chunks, larger products
+    per = max(1, (_CHUNK if full else _CHUNK_CAND) // nc)
     chunks = [(a, min(a + per, rows.size)) for a in range(0, rows.size, per)]
     starts, d = t["starts"], p * p
-    full = isinstance(cand, int)
     if full:
         groups = _groups(starts, _GROUP_ROWS)
         cand = np.empty((rows.size * nc, cand), np.int64)
-    rmax = max(int(np.diff(starts).max(initial=0)), 1)
 
     def work(ch):
         r = rows[ch[0]:ch[1]]
         n = r.size * nc
         band = np.zeros((r[-1] - r[0] + p, w), np.float32)
         mine = cand[ch[0] * nc:ch[1] * nc]
-        if not full:
-            nb.filter_candidates(x, r, cols, p, r[0], mine, starts, t["Ut"], t["coef"], t["tail"],
-                                 t["const"], t["gain"], t["alpha"], np.empty(d, np.float32),
-                                 np.empty((mine.shape[1], rmax), np.float32),
-                                 np.empty(d, np.float32), band)
-            return r[0], band
         Y = np.empty((n, d), np.float32)
         dc = np.empty(n, np.float32)
         yn = np.empty(n, np.float32)
         nb.extract_rows(x, r, cols, p, Y, dc, yn)
-        topv = np.full(mine.shape, -np.inf)
-        mine[:] = 0
-        acc = np.empty(n, np.float64)
-        for k0, k1 in groups:
-            s0, s1 = starts[k0], starts[k1]
-            nb.select_top(t["Ut"][s0:s1] @ Y.T, starts[k0:k1 + 1] - s0, t["coef"][s0:s1],
-                          t["tail"][k0:k1], t["const"][k0:k1], yn, k0, topv, mine, acc)
-        nb.wiener_aggregate(Y, dc, mine[:, 0], starts, t["Ut"], t["gain"], t["alpha"],
-                            r - r[0], cols, p, np.empty(d, np.float32), band)
+        if full:
+            topv = np.full(mine.shape, -np.inf)
+            mine[:] = 0
+            acc = np.empty(n, np.float64)
+            for k0, k1 in groups:
+                s0, s1 = starts[k0], starts[k1]
+                nb.select_top(t["Ut"][s0:s1] @ Y.T, starts[k0:k1 + 1] - s0, t["coef"][s0:s1],
+                              t["tail"][k0:k1], t["const"][k0:k1], yn, k0, topv, mine, acc)
+            label = np.ascontiguousarray(mine[:, 0])
+        else:
+            label = _score_candidates(Y, yn, mine, t)
+        nb.wiener_aggregate(Y, dc, label, starts, t["Ut"], t["gain"], t["alpha"], r - r[0],
+                            cols, p, np.empty(d, np.float32), band)
         return r[0], band
 
     out = np.zeros((h, w), np.float32)
@@ -199,11 +223,10 @@ class EPLLDenoiser(Denoiser):
     gmm : GaussianMixture or path, optional
         The patch prior; default: the shipped 8x8 model trained on Train400
         (``invrestore/denoisers/data/README.md``).
-    betas : sequence of float or "auto"
+    betas : sequence of float
         The splitting schedule :math:`c_t`: iteration ``t`` filters patches at noise variance
-        :math:`\sigma^2 / c_t` and sets :math:`x = (y + c_t \bar z) / (1 + c_t)`. "auto":
-        ``(1, 4, 8, 16, 32, 64)`` (the paper's schedule and one more step, +0.04 dB), with an
-        extra step at 2 for ``sigma <= 20 / 255`` (see the module notes).
+        :math:`\sigma^2 / c_t` and sets :math:`x = (y + c_t \bar z) / (1 + c_t)` (module
+        notes).
     stride : int
         Patch grid step (1: all overlapping patches).
     rank_tol : float or (float, float)
@@ -211,8 +234,9 @@ class EPLLDenoiser(Denoiser):
         later ones (a single value for all); 0 is the exact model. See the module notes.
     n_candidates : int, "auto" or None
         The first step scores every component and keeps the ``n_candidates`` best per patch;
-        later steps (smaller noise) choose among those only. None scores every component at
-        every step (the original algorithm); "auto" grows with ``sigma`` (module notes).
+        the second chooses among those and keeps the better half, among which the later steps
+        choose. None scores every component at every step (the original algorithm); "auto"
+        grows with ``sigma`` (module notes).
     min_weight : float
         Components with a smaller mixture weight are skipped.
     n_threads : int, optional
@@ -237,7 +261,7 @@ class EPLLDenoiser(Denoiser):
     (16, 16)
     """
 
-    def __init__(self, gmm=None, *, betas="auto", stride=1, rank_tol=(1.0, 2.0),
+    def __init__(self, gmm=None, *, betas=(1, 4, 8, 16, 32, 64), stride=1, rank_tol=(0.5, 1.0),
                  n_candidates="auto", min_weight=0.0, n_threads=None, impl=None):
         if gmm is not None and not isinstance(gmm, GaussianMixture):
             if not isinstance(gmm, str | os.PathLike):
@@ -246,10 +270,9 @@ class EPLLDenoiser(Denoiser):
         if gmm is not None and (len(gmm.patch_shape) != 2 or not gmm.dc_removed):
             raise ValueError(f"EPLL needs a mixture of square mean-removed patches, got {gmm!r}")
         self._gmm = gmm
-        if not (isinstance(betas, str) and betas == "auto"):
-            betas = tuple(check_scalar(b, "betas", positive=True) for b in betas)
-            if not betas:
-                raise ValueError("betas must hold at least one value")
+        betas = tuple(check_scalar(b, "betas", positive=True) for b in betas)
+        if not betas:
+            raise ValueError("betas must hold at least one value")
         self.betas = betas
         self.stride = check_scalar(stride, "stride", positive=True, integer=True)
         tols = rank_tol if isinstance(rank_tol, tuple | list) else (rank_tol, rank_tol)
@@ -269,12 +292,6 @@ class EPLLDenoiser(Denoiser):
         if impl not in (None, "numba", "xp"):
             raise ValueError(f"impl must be None, 'numba' or 'xp', got {impl!r}")
         self.impl = impl
-
-    def schedule(self, sigma):
-        """The splitting schedule used at noise level ``sigma`` (``betas`` or its "auto" rule)."""
-        if self.betas != "auto":
-            return self.betas
-        return (1, 2, 4, 8, 16, 32, 64) if sigma <= 20 / 255 else (1, 4, 8, 16, 32, 64)
 
     @property
     def gmm(self):
@@ -320,11 +337,11 @@ class EPLLDenoiser(Denoiser):
             raise ValueError(f"{self!r}: min_weight {self.min_weight} leaves no component")
         m = self.n_candidates
         if m == "auto":
-            m = int(min(32, max(8, round(8 * (sigma * 255 / 25) ** 2))))
+            m = int(min(32, max(16, round(16 * (sigma * 255 / 25) ** 2))))
         keep = m is not None and m < k  # candidates from the first step, kept afterwards
         cand = None
         with single_threaded_blas():
-            for i, c in enumerate(self.schedule(sigma)):
+            for i, c in enumerate(self.betas):
                 t = flat_tail_tables(gmm, sigma**2 / c, self.rank_tol[min(i, 1)],
                                      self.min_weight)
                 arg = cand if cand is not None else (m if keep else 1)
@@ -333,5 +350,7 @@ class EPLLDenoiser(Denoiser):
                 else:
                     zsum, new = patch_pass_xp(x, t, p, self.stride, arg)
                 cand = new if keep else None
+                if keep and i == 1 and m > 1:  # after the first choice among candidates
+                    cand = xp.ascontiguousarray(cand[:, :m // 2])
                 x = (y + (c / counts) * zsum) / (1.0 + c)
         return x
