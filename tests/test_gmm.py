@@ -218,3 +218,15 @@ def test_epll_bad_input():
         EPLLDenoiser(betas=(1, -4))
     with pytest.raises(TypeError, match="gmm"):
         EPLLDenoiser(gmm=3)
+
+
+@pytest.mark.gpu
+def test_epll_cupy_matches_numpy(gmm):
+    import cupy as cp
+
+    x = _test_image(32)
+    y = (x + np.random.default_rng(4).normal(0, 0.1, x.shape)).astype(np.float32)
+    den = EPLLDenoiser(gmm, betas=(1, 4, 16))
+    out = den(cp.asarray(y), 0.1)
+    assert isinstance(out, cp.ndarray) and out.dtype == cp.float32
+    np.testing.assert_allclose(cp.asnumpy(out), den(y, 0.1), atol=1e-4)
