@@ -130,6 +130,27 @@ def default_priors():
     return tuple(p for p in available_priors() if p not in SLOW_PRIORS)
 
 
+def _one_numba_thread(func):
+    """Run ``func`` with one Numba thread. At the demo's 256x256 a parallel region gains
+    little, and it waits at its barrier whenever another process holds a core: on a busy
+    2-core machine the tour took over 300 s with 2 threads and 28 s with one."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import numba
+
+        previous = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            numba.set_num_threads(previous)
+
+    return wrapper
+
+
+@_one_numba_thread
 def run_demo(out="invrestore-demo", *, size=256, seed=0, force=False, stream=None,
              priors=None):
     """Run the tour, print the table and write ``demo.png`` and ``results.json`` into ``out``.
