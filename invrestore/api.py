@@ -7,6 +7,7 @@ from .estimation import estimate_sigma
 from .functionals import (L1, DataFidelity, DenoiserPrior, Functional, KullbackLeibler, L21,
                           Prior, SquaredL2, Zero)
 from .operators import Gradient, LinearOperator, Mask
+from .parameters import LAM_RULES, choose_lam
 from .solvers import ADMM, FISTA, HQS, PDHG, PnPADMM
 
 __all__ = ["denoise", "restore", "get_prior", "available_priors", "initial_guess",
@@ -53,6 +54,10 @@ def _registry():
 #: missing, defaults otherwise): lam = 1e-3 / 1e-4 / 1e-5 gave 23.82 / 23.90 / 24.08 dB, and
 #: 1e-5 also converges in few ADMM iterations (about 60 at tol 1e-4).
 LAM_NOISE_FREE = 1e-5
+
+#: Rule behind ``lam="auto"`` for a variational prior, an operator other than the identity
+#: and noisy data (see :func:`restore`).
+AUTO_RULE = "gsure"
 
 #: Names accepted by ``prior=`` / ``method=``.
 PRIOR_NAMES = ("tv", "tv_aniso", "wavelet", "tikhonov", "gradient_tikhonov", "nlm", "gmm",
@@ -111,8 +116,8 @@ def _sigma(sigma, y, observed=None):
     return check_scalar(sigma, "sigma", nonnegative=True)
 
 
-def denoise(image, sigma=None, *, method="tv", **options):
-    """Remove Gaussian noise of std ``sigma`` from ``image``.
+def denoise(image, sigma=None, *, method="tv", lam="auto", full_output=False, **options):
+    """Remove Gaussian noise of std ``sigma`` from ``image``: ``prox_{lam R}(image)``.
 
     Parameters
     ----------
@@ -123,18 +128,27 @@ def denoise(image, sigma=None, *, method="tv", **options):
         (:func:`~invrestore.estimation.estimate_sigma`).
     method : str, Prior or denoiser
         A name in :data:`PRIOR_NAMES`, a prior object, or a denoiser ``(x, sigma) -> x``.
+    lam : float or {"auto", "sure", "gcv"}
+        Prox step. ``"auto"`` (default): ``prior.denoise_step(sigma)``, the step calibrated on
+        Train400 for each prior (for a denoiser prior ``sigma**2``: the denoiser runs at
+        ``sigma``). ``"sure"`` / ``"gcv"``: chosen per image by
+        :func:`~invrestore.parameters.choose_lam` (about 10 denoiser calls). A number: that
+        step (a denoiser prior then runs at ``sqrt(lam)``).
+    full_output : bool
+        Return ``(x, info)`` with the noise level and weight used (and the rule's search).
     **options
         Passed to the prior's constructor.
 
     Returns
     -------
-    ndarray
+    ndarray, or (ndarray, dict) with ``full_output``
         Denoised image, same shape and float dtype, same device.
 
     Notes
     -----
-    ``prior.denoise(x, sigma)``: the prior's prox at a step calibrated on the Train400
-    training images (see each prior's ``denoise_step`` and ``benchmarks/calibrate_denoisers.py``).
+    Measured on Set12 (6 images, sigma estimated): the calibrated step is within 0.06 dB of
+    the best step chosen on the ground truth for TV and NLM at sigma 15/25/50
+    (``benchmarks/auto_lam.py``).
 
     Examples
     --------
@@ -150,8 +164,28 @@ def denoise(image, sigma=None, *, method="tv", **options):
     x = as_float_image(image, name="image")
     if x.ndim not in (2, 3):
         raise ValueError(f"image must be (H, W) or (H, W, C), got shape {tuple(x.shape)}")
+    sigma_estimated = sigma is None
     sigma = _sigma(sigma, x)
-    return get_prior(method, **options).denoise(x, sigma)
+    R = get_prior(method, **options)
+    info = {"sigma": sigma, "sigma_estimated": sigma_estimated}
+    if isinstance(lam, str):
+        rule = lam.lower()
+        if rule not in ("auto", "sure", "gcv"):
+            raise ValueError(f"unknown lam {lam!r} for denoise(): a number, 'auto', 'sure' "
+                             f"or 'gcv'")
+        if rule == "auto" or sigma == 0.0:
+            out = R.denoise(x, sigma)
+            info.update({"lam": R.denoise_step(sigma), "lam_rule": "default"})
+        else:
+            choice = choose_lam(x, lambda v, t, x0, n: (R.prox(v, t), 1),
+                                R.denoise_step(sigma), rule=rule, sigma=sigma)
+            out = choice.x
+            info.update(choice.as_info())
+    else:
+        lam = check_scalar(lam, "lam", nonnegative=True)
+        out = R.prox(x, lam) if lam > 0 else x.copy()
+        info.update({"lam": lam, "lam_rule": "fixed"})
+    return (out, info) if full_output else out
 
 
 _DATA = {"l2": SquaredL2, "gaussian": SquaredL2, "poisson": KullbackLeibler,
@@ -172,9 +206,9 @@ def _choose_solver(solver, data, operator, prior):
     return "admm" if operator.exact_solve else "fista"
 
 
-def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", data="l2",
+def restore(y, operator, *, prior="tv", sigma=None, lam="auto", solver="auto", data="l2",
             x0=None, x_true=None, max_iter=None, tol=1e-4, full_output=False, progress=False,
-            callback=None):
+            callback=None, lam_delta=None):
     """Restore ``x`` from ``y = H x + noise`` by ``argmin_x D(H x, y) + lam R(x)``.
 
     Parameters
@@ -189,15 +223,26 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
     sigma : float, optional
         Noise std on the [0, 1] scale; estimated from ``y`` when omitted (observed pixels only
         for a :class:`~invrestore.operators.Mask`).
-    lam : float, optional
-        Regularisation weight. Default ``prior.denoise_step(sigma)``: with ``H = I`` this is
-        exactly :func:`denoise`, whose step was calibrated on training images. For noise-free
-        data (``sigma = 0``) the problem tends to the constrained one (``H x = y`` exactly) as
-        ``lam -> 0``; the floor :data:`LAM_NOISE_FREE` = 1e-5 keeps it well posed.
-        For a denoiser prior, ``lam`` is DPIR's dimensionless trade-off (default
-        :data:`PNP_LAM` = 0.23): iteration ``k`` solves the x-step with penalty
-        ``lam sigma^2 / sigma_k^2`` and denoises at ``sigma_k``, log-spaced from 49/255 down to
-        ``max(sigma, 1/255)`` (:func:`~invrestore.solvers.dpir_schedule`).
+    lam : float, None or {"auto", "gsure", "sure", "gcv", "discrepancy"}
+        Regularisation weight.
+
+        * ``"auto"`` (default): with ``H = I`` (denoising) or noise-free data, the fixed
+          default below; otherwise chosen per image by projected SURE (``"gsure"``), an
+          unbiased estimate of the error on the image computed from ``y`` alone
+          (:func:`~invrestore.parameters.choose_lam`: about 5 weights, two restorations
+          each). The weights tried and their scores are in ``result.info``.
+        * ``"gsure"``, ``"sure"`` (predicted risk), ``"gcv"``, ``"discrepancy"``
+          (``||y - H x||^2 = M sigma^2``): that rule.
+        * ``None``: the fixed default. Variational priors: ``prior.denoise_step(sigma)`` (with
+          ``H = I`` exactly :func:`denoise`, calibrated on training images); for noise-free
+          data (``sigma = 0``) the problem tends to the constrained one (``H x = y``) as
+          ``lam -> 0`` and the floor :data:`LAM_NOISE_FREE` = 1e-5 keeps it well posed.
+          Denoiser priors: ``lam`` is DPIR's dimensionless trade-off, default the
+          denoiser's ``pnp_lam`` (else :data:`PNP_LAM` = 0.23): iteration ``k`` solves the
+          x-step with penalty ``lam sigma^2 / sigma_k^2`` and denoises at ``sigma_k``,
+          log-spaced from 49/255 down to ``max(sigma, 1/255)``
+          (:func:`~invrestore.solvers.dpir_schedule`).
+        * a number: that weight.
     solver : {"auto", "admm", "fista", "pdhg", "hqs"}
         ``"auto"``: ADMM when the data term is squared L2 and ``H`` has an exact
         ``solve_normal``, FISTA for squared L2 otherwise, PDHG for Poisson and L1 data.
@@ -221,10 +266,15 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
         Show a progress bar.
     callback : callable, optional
         ``callback(solver, k)``; returning True stops.
+    lam_delta : float, optional
+        ``delta`` of the projected SURE (default ``1e-3 ||H||^2``).
 
     Returns
     -------
     ndarray or Result
+        ``result.info`` holds ``sigma`` (and ``sigma_estimated``), ``lam``, ``lam_rule`` and,
+        for a rule, ``lam_tried`` / ``lam_scores``, plus the solver's own parameters (step
+        sizes, ADMM's final ``rho``).
 
     Examples
     --------
@@ -251,27 +301,92 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
     loss_cls = _DATA[key]
     R = get_prior(prior)
     observed = _observed_pixels(operator)
+    sigma_estimated = sigma is None
     if y.ndim in (2, 3):
         sigma = _sigma(sigma, y, observed)
     elif sigma is None:
         raise ValueError("sigma must be given when y is not an image")
     else:
         sigma = check_scalar(sigma, "sigma", nonnegative=True)
+    user_x0 = x0
     if x0 is None:
         x0 = initial_guess(y, operator)
     elif tuple(x0.shape) != operator.in_shape:
         raise ValueError(f"x0 has shape {tuple(x0.shape)}, expected {operator.in_shape}")
+    lam_given = lam is not None and not isinstance(lam, str)
+    rule = None
+    if isinstance(lam, str):
+        rule = lam.lower()
+        if rule not in ("auto",) + LAM_RULES:
+            raise ValueError(f"unknown lam {lam!r}: a number, None, 'auto' or one of "
+                             f"{', '.join(LAM_RULES)}")
+        if rule == "auto":
+            rule = _auto_rule(R, operator, sigma) if loss_cls is SquaredL2 else None
+        elif loss_cls is not SquaredL2:
+            raise ValueError(f"lam={lam!r} assumes Gaussian noise (data='l2'); give lam as "
+                             f"a number or 'auto' for data={data!r}")
+    elif lam is not None:
+        lam = (check_scalar(lam, "lam", positive=True) if isinstance(R, DenoiserPrior)
+               else check_scalar(lam, "lam", nonnegative=True))
+    track = full_output or x_true is not None
+    run_kw = {"x_true": x_true, "progress": progress, "callback": callback,
+              "track_objective": track}
+    choice = None
+    if rule is not None:
+        lam0 = _default_lam(R, sigma)
+
+        def solve(v, lam_v, x_start, n_iter):
+            s_, _, it_, tol_ = _build(v, operator, R, sigma, lam_v,
+                                      x_start if x_start is not None else
+                                      (x0 if v is y or user_x0 is not None
+                                       else initial_guess(v, operator)),
+                                      solver, loss_cls, max_iter, tol)
+            r_ = s_.run(max_iter=it_ if n_iter is None else n_iter,
+                        tol=tol_ if n_iter is None else 0.0, track_objective=False)
+            return r_.x, r_.n_iter
+
+        choice = choose_lam(y, solve, lam0, rule=rule, sigma=sigma if sigma > 0 else None,
+                            forward=lambda x: operator.apply(x, check=False),
+                            observed=observed, operator=operator, delta=lam_delta)
+        lam = choice.lam
+    elif lam is None or isinstance(lam, str):
+        lam = _default_lam(R, sigma)
+    s, method, n_iter, tol_run = _build(y, operator, R, sigma, lam, x0, solver, loss_cls,
+                                        max_iter, tol)
+    res = s.run(max_iter=n_iter, tol=tol_run, **run_kw)
+    res.info.update({"prior": prior if isinstance(prior, str) else repr(prior),
+                     "sigma": sigma, "sigma_estimated": sigma_estimated, "lam": lam,
+                     "lam_rule": "fixed" if rule is None and lam_given else
+                     (rule or "default"), "solver": method, "data": key})
+    if choice is not None:
+        res.info.update(choice.as_info())
+    return res if full_output else res.x
+
+
+def _auto_rule(R, operator, sigma):
+    """The rule behind ``lam="auto"`` (see :func:`restore`): None keeps the calibrated
+    default."""
+    from .operators import Identity
+
+    if isinstance(operator, Identity) or sigma <= 0:
+        return None
+    # The projection needs H's normal solve; without a closed form (CG) it would cost more
+    # than the restorations: the predicted risk then.
+    return AUTO_RULE if operator.exact_solve else "sure"
+
+
+def _default_lam(R, sigma):
     if isinstance(R, DenoiserPrior):
-        s, method, lam, n_iter = _pnp_solver(solver, loss_cls, y, operator, R, sigma, lam, x0,
-                                             max_iter)
-        res = s.run(max_iter=n_iter, tol=0.0, x_true=x_true, progress=progress,
-                    callback=callback, track_objective=full_output or x_true is not None)
-        res.info.update({"prior": prior if isinstance(prior, str) else repr(prior),
-                         "sigma": sigma, "lam": lam, "solver": method, "data": key})
-        return res if full_output else res.x
-    if lam is None:
-        lam = max(R.denoise_step(sigma) if sigma > 0 else 0.0, LAM_NOISE_FREE)
-    lam = check_scalar(lam, "lam", nonnegative=True)
+        return float(getattr(R.denoiser, "pnp_lam", PNP_LAM))
+    return max(R.denoise_step(sigma) if sigma > 0 else 0.0, LAM_NOISE_FREE)
+
+
+def _build(y, operator, R, sigma, lam, x0, solver, loss_cls, max_iter, tol):
+    """The solver for one weight: ``(solver, method name, max_iter, tol)``."""
+    if isinstance(R, DenoiserPrior):
+        s, method, _, n_iter = _pnp_solver(solver, loss_cls, y, operator, R, sigma, lam, x0,
+                                           max_iter)
+        return s, method, n_iter, 0.0
     method = _choose_solver(solver, loss_cls, operator, R)
     f = DataFidelity(loss_cls(y), operator)
     g = lam * R if lam > 0 else Zero()
@@ -287,12 +402,7 @@ def restore(y, operator, *, prior="tv", sigma=None, lam=None, solver="auto", dat
         raise ValueError("solver='hqs' needs a denoiser prior (plug-and-play); use 'admm'")
     else:
         s = _pdhg(loss_cls(y), operator, R, lam, x0)
-    max_iter = _MAX_ITER[method] if max_iter is None else max_iter
-    res = s.run(max_iter=max_iter, tol=tol, x_true=x_true, progress=progress,
-                callback=callback, track_objective=full_output or x_true is not None)
-    res.info.update({"prior": prior if isinstance(prior, str) else repr(prior),
-                     "sigma": sigma, "lam": lam, "solver": method, "data": key})
-    return res if full_output else res.x
+    return s, method, _MAX_ITER[method] if max_iter is None else max_iter, tol
 
 
 def _observed_pixels(operator):
@@ -378,7 +488,8 @@ def _pnp_solver(solver, loss_cls, y, operator, R, sigma, lam, x0, max_iter):
     if solver not in ("auto", "hqs", "admm"):
         raise ValueError(f"solver={solver!r} does not apply to a denoiser prior; use 'hqs' "
                          f"(default) or 'admm'")
-    lam = PNP_LAM if lam is None else check_scalar(lam, "lam", positive=True)
+    lam = (_default_lam(R, sigma) if lam is None
+           else check_scalar(lam, "lam", positive=True))
     n_iter = _pnp_iters(operator) if max_iter is None else check_scalar(
         max_iter, "max_iter", integer=True, positive=True)
     f = DataFidelity(SquaredL2(y), operator)

@@ -4,9 +4,10 @@
 
     invrestore demo [--out DIR] [--size N] [--seed S] [--priors A,B] [--force]
     invrestore restore IN OUT [--blur SPEC] [--boundary B] [--noise SIGMA] [--mask SPEC]
-                              [--scale S] [--prior NAME | --weights FILE] [--lam LAM]
+                              [--scale S] [--prior NAME | --weights FILE] [--lam LAM | --auto]
                               [--solver NAME] [--max-iter N] [--simulate] [--seed S] [--force]
-    invrestore denoise IN OUT [--sigma S] [--method NAME | --weights FILE] [--force]
+    invrestore denoise IN OUT [--sigma S] [--method NAME | --weights FILE] [--lam LAM]
+                              [--force]
     invrestore batch IN_DIR OUT_DIR [--method NAME | --weights FILE] [--sigma S] [--blur SPEC]
                                     [--boundary B] [--tile N] [--suffix S] [--workers N]
                                     [--scheduler ADDRESS] [--strict] [--force] [--no-progress]
@@ -67,6 +68,24 @@ def _nonneg(text):
     return _number(text, minimum=0.0)
 
 
+_LAM_NAMES = ("auto", "default", "gsure", "sure", "gcv", "discrepancy")
+
+
+def _lam(text):
+    """--lam: a non-negative number or a rule name ("default": the fixed calibrated weight)."""
+    if text.strip().lower() in _LAM_NAMES:
+        return text.strip().lower()
+    try:
+        return _nonneg(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number >= 0 or one of {', '.join(_LAM_NAMES)}, got {text!r}") from None
+
+
+def _lam_for_api(value):
+    return None if value == "default" else value
+
+
 def _count(text):
     return _number(text, kind=int, minimum=1)
 
@@ -115,7 +134,13 @@ def build_parser():
                    help=f"one of {', '.join(PRIOR_NAMES)} (default tv)")
     r.add_argument("--weights", metavar="FILE", help="denoiser weights (.npz, .mat, .pth) "
                    "used plug-and-play; implies --prior learned")
-    r.add_argument("--lam", type=_nonneg, help="regularisation weight (default: automatic)")
+    r.add_argument("--lam", type=_lam, default="auto", help="regularisation weight: a number, "
+                   "or a rule: auto (default: projected SURE for noisy data through an "
+                   "operator, the calibrated weight otherwise), gsure, sure, gcv, discrepancy, "
+                   "default (the calibrated weight, no search)")
+    r.add_argument("--auto", action="store_true", help="choose everything from the data: "
+                   "estimate the noise (ignores --noise except to simulate), lam=auto, solver "
+                   "auto; report what was chosen")
     r.add_argument("--solver", default="auto", choices=_SOLVERS)
     r.add_argument("--max-iter", type=_count, metavar="N", help="iteration cap")
     r.add_argument("--simulate", action="store_true", help="IN is a clean image: degrade it, "
@@ -133,6 +158,9 @@ def build_parser():
                    help=f"one of {', '.join(PRIOR_NAMES)} (default tv)")
     n.add_argument("--weights", metavar="FILE", help="denoiser weights (.npz, .mat, .pth); "
                    "implies --method learned")
+    n.add_argument("--lam", type=_lam, default="auto", help="prox step: a number, auto "
+                   "(default: the step calibrated for the method), sure or gcv (chosen per "
+                   "image)")
     n.add_argument("--force", action="store_true", help="replace an existing OUT")
 
     # parsed by invrestore.bench.cli (main() hands it everything after "bench")
@@ -339,20 +367,29 @@ def _cmd_restore(a, out):
         mask = _read_mask(a.mask, False, y.shape, rng) if a.mask else None
         H = build_operator(_x_shape(y.shape, kernel, a.boundary, a.scale), kernel=kernel,
                            boundary=a.boundary, scale=a.scale, mask=mask)
-        if a.noise is None:
+        if a.noise is None or a.auto:
             sigma, how = estimate_sigma(y, observed=mask), "estimated"
         else:
             sigma, how = a.noise, "given"
+    if a.auto:
+        if a.simulate:
+            sigma, how = estimate_sigma(y, observed=mask), "estimated"
+        a.lam, a.solver = "auto", "auto"
     print(f"model: {_describe(a.blur, a.boundary, a.scale, mask)}; observation "
           f"{'x'.join(map(str, y.shape))} -> image {'x'.join(map(str, H.in_shape))}", file=out)
     t0 = time.perf_counter()
-    res = restore(y, H, prior=prior, sigma=sigma, lam=a.lam, solver=a.solver,
+    res = restore(y, H, prior=prior, sigma=sigma, lam=_lam_for_api(a.lam), solver=a.solver,
                   max_iter=a.max_iter, full_output=True)
     dt = time.perf_counter() - t0
     info = res.info
-    print(f"sigma {info['sigma']:.4g} ({how}), prior {info['prior']}, lam {info['lam']:.4g}, "
-          f"solver {info['solver']}, {res.n_iter} iterations "
+    print(f"sigma {info['sigma']:.4g} ({how}), prior {info['prior']}, lam {info['lam']:.4g} "
+          f"({_lam_how(info)}), solver {info['solver']}, {res.n_iter} iterations "
           f"({'converged' if res.converged else 'not converged'}), {dt:.2f} s", file=out)
+    if a.auto and info.get("lam_tried"):
+        tried = ", ".join(f"{lam:.3g}: {v:.3g}" for lam, v in zip(info["lam_tried"],
+                                                                   info["lam_scores"]))
+        print(f"lam search ({info['lam_rule']}, {info['lam_solves']} restorations): "
+              f"{tried}", file=out)
     x_hat = np.clip(res.x, 0.0, 1.0)
     if a.simulate:
         x = np.asarray(image)
@@ -378,6 +415,11 @@ def _comparable(y, x, a):
     return np.clip(imresize(y, output_shape=x.shape[:2]), 0.0, 1.0)
 
 
+def _lam_how(info):
+    rule = info.get("lam_rule", "default")
+    return {"default": "calibrated default", "fixed": "given"}.get(rule, f"chosen by {rule}")
+
+
 def _cmd_denoise(a, out):
     from . import denoise
     from .estimation import estimate_sigma
@@ -389,10 +431,12 @@ def _cmd_denoise(a, out):
     y = np.asarray(image)
     sigma, how = (a.sigma, "given") if a.sigma is not None else (estimate_sigma(y), "estimated")
     t0 = time.perf_counter()
-    x_hat = denoise(y, sigma, method=method)
+    lam = _lam_for_api(a.lam)
+    x_hat, info = denoise(y, sigma, method=method, lam="auto" if lam is None else lam,
+                          full_output=True)
     shown = method if isinstance(method, str) else a.weights
-    print(f"sigma {sigma:.4g} ({how}), method {shown}, "
-          f"{time.perf_counter() - t0:.2f} s", file=out)
+    print(f"sigma {sigma:.4g} ({how}), method {shown}, lam {info['lam']:.4g} "
+          f"({_lam_how(info)}), {time.perf_counter() - t0:.2f} s", file=out)
     _write(a.output, x_hat, image, a.force)
     print(f"wrote {a.output}", file=out)
     return 0

@@ -53,7 +53,8 @@ def _problems():
 def test_restore_improves_on_the_starting_point(name, prior):
     H, sigma = _problems()[name]
     y = add_gaussian_noise(H @ X, sigma, rng=2)
-    res = ir.restore(y, H, prior=prior, sigma=sigma, full_output=True, max_iter=60)
+    # lam=None: the fixed default (the automatic rules have their own tests)
+    res = ir.restore(y, H, prior=prior, sigma=sigma, lam=None, full_output=True, max_iter=60)
     start = ir.api.initial_guess(y, H)
     assert res.x.shape == X.shape
     assert psnr(np.clip(res.x, 0, 1), X) > psnr(np.clip(start, 0, 1), X) + 0.3
@@ -66,10 +67,13 @@ def test_restore_reports_its_choices():
     res = ir.restore(y, H, prior="gradient_tikhonov", full_output=True, x_true=X, max_iter=10)
     assert res.info["solver"] == "admm"  # exact x-step available
     assert abs(res.info["sigma"] - 0.02) < 0.01  # estimated from y
+    assert res.info["sigma_estimated"] and res.info["lam_rule"] == "gsure"
+    assert res.info["lam"] == res.info["lam_tried"][int(np.argmin(res.info["lam_scores"]))] \
+        or res.info["lam"] not in res.info["lam_tried"]  # a refined weight
     assert len(res.history["psnr"]) == res.n_iter
     Z = Blur(K, X.shape, boundary="zero")
     res = ir.restore(Z @ X, Z, prior="gradient_tikhonov", sigma=0.01, full_output=True,
-                     max_iter=5)
+                     max_iter=5, lam=None)
     assert res.info["solver"] == "fista"  # no closed form: gradient steps instead of CG
 
 

@@ -197,7 +197,7 @@ def test_restore_tiled_agrees_with_restore():
     y = H @ x + 0.01 * rng.standard_normal(x.shape)
     kw = {"sigma": 0.01, "tol": 1e-5, "max_iter": 150}
     a = restore_tiled(y, H, "tv", tile=32, **kw)
-    b = restore(y, H, prior="tv", **kw)
+    b = restore(y, H, prior="tv", lam=None, **kw)  # tiles use the fixed default weight
     assert np.abs(a - b).max() < 5e-3
     assert np.abs(a - x).mean() < np.abs(y - x).mean()
 
@@ -209,8 +209,10 @@ def test_restore_tiled_valid_blur_shapes():
     y = H @ x + 0.01 * rng.standard_normal(H.out_shape)
     out = restore_tiled(y, H, "tv", sigma=0.01, tile=32, tol=1e-5, max_iter=150)
     assert out.shape == x.shape
-    assert np.abs(out - restore(y, H, prior="tv", sigma=0.01, tol=1e-5,
+    assert np.abs(out - restore(y, H, prior="tv", sigma=0.01, tol=1e-5, lam=None,
                                 max_iter=150)).max() < 1e-2
+    with pytest.raises(ValueError, match="different weight in every tile"):
+        restore_tiled(y, H, "tv", sigma=0.01, tile=32, lam="gsure")
 
 
 # -- Dask ----------------------------------------------------------------------------------

@@ -330,6 +330,9 @@ def restore_dask(darr, operator, prior="tv", *, sigma=None, overlap=None, tile=N
     if tuple(darr.shape) != operator.out_shape:
         raise ValueError(f"y has shape {tuple(darr.shape)} but {operator!r} produces "
                          f"{operator.out_shape}")
+    from .tiling import shared_lam
+
+    restore_kwargs = shared_lam(restore_kwargs)
     bad = [k for k in (*_REFUSED, "x0") if k in restore_kwargs]
     if bad:
         raise TypeError(f"restore_dask does not take {', '.join(bad)}")

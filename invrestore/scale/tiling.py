@@ -479,7 +479,9 @@ def restore_tiled(y, operator, prior="tv", *, tile=512, overlap=None, sigma=None
         Tiles solved at the same time, each on one thread (default: Numba's thread count).
     **restore_kwargs
         ``lam``, ``solver``, ``data``, ``max_iter``, ``tol``, ``x0`` (cropped per tile): as for
-        :func:`invrestore.restore`.
+        :func:`invrestore.restore`, except that every tile uses the same weight:
+        ``lam="auto"`` is the fixed default (``lam=None``) and the per-image rules are
+        refused.
 
     Returns
     -------
@@ -515,6 +517,7 @@ def restore_tiled(y, operator, prior="tv", *, tile=512, overlap=None, sigma=None
     if not isinstance(operator, LinearOperator):
         raise TypeError(f"operator must be an invrestore LinearOperator, got "
                         f"{type(operator).__name__}")
+    restore_kwargs = shared_lam(restore_kwargs)
     bad = [k for k in _REFUSED if k in restore_kwargs]
     if bad:
         raise TypeError(f"restore_tiled does not take {', '.join(bad)} (tiles have no common "
@@ -564,8 +567,22 @@ def restore_tiled(y, operator, prior="tv", *, tile=512, overlap=None, sigma=None
     return res
 
 
+def shared_lam(kwargs):
+    """``kwargs`` with one weight for every tile: a rule chosen per tile (``lam="gsure"``...)
+    would differ between tiles and leave seams, so ``"auto"`` (the default) means the fixed
+    default weight here and the other rules are refused."""
+    lam = kwargs.get("lam", "auto")
+    if isinstance(lam, str):
+        if lam.lower() != "auto":
+            raise ValueError(f"lam={lam!r} would choose a different weight in every tile; "
+                             f"choose it on the whole image (or a crop) with restore(..., "
+                             f"full_output=True).info['lam'] and pass that number")
+        kwargs = dict(kwargs, lam=None)
+    return kwargs
+
+
 def restore_window(y_win, local_op, prior, sigma, kwargs):
     """Restore one window (the unit of work of :func:`restore_tiled` and the Dask version)."""
     from ..api import restore
 
-    return restore(y_win, local_op, prior=prior, sigma=sigma, **kwargs)
+    return restore(y_win, local_op, prior=prior, sigma=sigma, **shared_lam(kwargs))
