@@ -11,6 +11,7 @@ from .parameters import LAM_RULES, choose_lam
 from .solvers import ADMM, FISTA, HQS, PDHG, PnPADMM
 
 __all__ = ["denoise", "restore", "get_prior", "available_priors", "initial_guess",
+           "weight_solver",
            "PRIOR_NAMES", "DENOISER_PRIORS"]
 
 
@@ -335,16 +336,8 @@ def restore(y, operator, *, prior="tv", sigma=None, lam="auto", solver="auto", d
     if rule is not None:
         lam0 = _default_lam(R, sigma)
 
-        def solve(v, lam_v, x_start, n_iter):
-            s_, _, it_, tol_ = _build(v, operator, R, sigma, lam_v,
-                                      x_start if x_start is not None else
-                                      (x0 if v is y or user_x0 is not None
-                                       else initial_guess(v, operator)),
-                                      solver, loss_cls, max_iter, tol)
-            r_ = s_.run(max_iter=it_ if n_iter is None else n_iter,
-                        tol=tol_ if n_iter is None else 0.0, track_objective=False)
-            return r_.x, r_.n_iter
-
+        solve = _weight_solver(operator, R, sigma, solver, loss_cls, max_iter, tol,
+                               user_x0)
         choice = choose_lam(y, solve, lam0, rule=rule, sigma=sigma if sigma > 0 else None,
                             forward=lambda x: operator.apply(x, check=False),
                             observed=observed, operator=operator, delta=lam_delta)
@@ -361,6 +354,39 @@ def restore(y, operator, *, prior="tv", sigma=None, lam="auto", solver="auto", d
     if choice is not None:
         res.info.update(choice.as_info())
     return res if full_output else res.x
+
+
+def _weight_solver(operator, R, sigma, solver, loss_cls, max_iter, tol, x0=None):
+    def solve(v, lam_v, x_start, n_iter):
+        if x_start is None:
+            x_start = x0 if x0 is not None else initial_guess(v, operator)
+        s_, _, it_, tol_ = _build(v, operator, R, sigma, lam_v, x_start, solver, loss_cls,
+                                  max_iter, tol)
+        r_ = s_.run(max_iter=it_ if n_iter is None else n_iter,
+                    tol=tol_ if n_iter is None else 0.0, track_objective=False)
+        return r_.x, r_.n_iter
+    return solve
+
+
+def weight_solver(operator, *, prior="tv", sigma, solver="auto", max_iter=None, tol=1e-4):
+    """The estimator ``solve(y, lam, x0, n_iter) -> (x, n_iter_run)`` that
+    :func:`restore` hands to :func:`~invrestore.parameters.choose_lam` (squared-L2 data):
+    for your own searches and plots (:func:`~invrestore.parameters.lam_path`).
+
+    ``x0=None`` starts from :func:`initial_guess`; ``n_iter=None`` runs to ``tol``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from invrestore.api import weight_solver
+    >>> from invrestore.operators import Identity
+    >>> solve = weight_solver(Identity((8, 8)), prior="tikhonov", sigma=0.1)
+    >>> x, n = solve(np.ones((8, 8)), 1.0, None, None)
+    >>> round(float(x[0, 0]), 3)
+    0.5
+    """
+    sigma = check_scalar(sigma, "sigma", nonnegative=True)
+    return _weight_solver(operator, get_prior(prior), sigma, solver, SquaredL2, max_iter, tol)
 
 
 def _auto_rule(R, operator, sigma):

@@ -439,12 +439,13 @@ def choose_lam(y, solve, lam0, *, rule="sure", sigma=None, forward=None, observe
 
 
 def lam_path(y, solve, lams, *, sigma=None, forward=None, observed=None, prior=None,
-             eps=None, seed=0, x_true=None):
+             eps=None, seed=0, x_true=None, operator=None, delta=None):
     """Every rule's score along a list of weights, for plots (L-curve, risk curves).
 
     Returns a dict of lists: ``lam``, ``residual`` (``||y - H x||``), ``prior`` (``R(x)``
-    when ``prior`` is given), ``sure`` (when ``sigma`` is given), ``gcv``, ``discrepancy``
-    (``||y - H x||^2 / (M sigma^2)``) and ``mse`` (against ``x_true`` when given).
+    when ``prior`` is given), ``sure`` (when ``sigma`` is given), ``gsure`` (when ``sigma``
+    and ``operator`` are given), ``gcv``, ``discrepancy`` (``||y - H x||^2 / (M sigma^2)``),
+    ``mse`` (against ``x_true`` when given) and ``x`` (the restorations).
     Each weight starts from the previous solution (pass ``lams`` in increasing or
     decreasing order).
     """
@@ -452,9 +453,16 @@ def lam_path(y, solve, lams, *, sigma=None, forward=None, observed=None, prior=N
         eps = 0.05 * sigma if sigma else 1e-3
     forward = forward if forward is not None else (lambda x: x)
     p = _Problem(y, forward, solve, sigma, observed, eps, seed)
-    out = {k: [] for k in ("lam", "residual", "prior", "sure", "gcv", "discrepancy", "mse")}
+    out = {k: [] for k in ("lam", "residual", "prior", "sure", "gsure", "gcv", "discrepancy",
+                           "mse", "x")}
+    proj = _Projector(operator, y, sigma, delta) if operator is not None and sigma else None
     for lam in lams:
         pt = p.point(float(lam), need_div=True)
+        out["x"].append(pt["x"])
+        if proj is not None:
+            out["gsure"].append(proj.score(
+                lambda v, lam=lam, pt=pt: solve(v, lam, pt["x0"], pt["n_iter"])[0], pt["x"],
+                eps, seed, observed)[1])
         out["lam"].append(float(lam))
         out["residual"].append(math.sqrt(pt["res"]))
         out["prior"].append(float(prior(pt["x"])) if prior is not None else None)
