@@ -91,7 +91,7 @@ def main(argv=None):
     p.add_argument("--tasks", nargs="+", default=["denoise", "levin"])
     p.add_argument("--every", type=int, default=1)
     p.add_argument("--data", default=None)
-    p.add_argument("--json")
+    p.add_argument("--json", help="results file (rows of other priors and tasks are kept)")
     args = p.parse_args(argv)
     from invrestore.datasets import data_dir
 
@@ -115,7 +115,7 @@ def main(argv=None):
                 g["oracle"].append(oracle)
             for label, g in groups.items():
                 a, o = np.array(g["auto"]), np.array(g["oracle"])
-                row = {"prior": prior_name, "task": label, "n": len(a),
+                row = {"prior": prior_name, "task": label, "n": len(a), "every": args.every,
                        "auto": float(np.nanmean(a)), "oracle": float(np.nanmean(o)),
                        "gap": float(np.nanmean(o) - np.nanmean(a)),
                        "nan": int(np.isnan(a).sum()),
@@ -125,7 +125,12 @@ def main(argv=None):
                       f"oracle {row['oracle']:.2f}  gap {row['gap']:+.2f}  NaN {row['nan']}  "
                       f"({row['seconds']:.0f} s)", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"every": args.every, "rows": rows}, indent=1))
+        # merge: rows of other priors/tasks already in the file are kept
+        path = Path(args.json)
+        old = json.loads(path.read_text())["rows"] if path.is_file() else []
+        keys = {(r["prior"], r["task"]) for r in rows}
+        merged = [r for r in old if (r["prior"], r["task"]) not in keys] + rows
+        path.write_text(json.dumps({"rows": merged}, indent=1))
     return rows
 
 

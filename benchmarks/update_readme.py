@@ -122,6 +122,21 @@ def render_perf(doc, path) -> list:
     return out + [""]
 
 
+def render_auto_lam(doc, path) -> list:
+    out = [f"**Automatic weights** (`python -m benchmarks.auto_lam`, from `{path}`): "
+           "`lam=\"auto\"` with sigma estimated, against the best weight found on a "
+           "sqrt(2)-spaced grid with the ground truth (same prior, same estimated sigma). "
+           "Denoising: the calibrated step; Levin deblurring (noise 2.55/255): projected SURE. "
+           "Mean PSNR (dB); `images`: how many (every k-th image or Levin case where the "
+           "prior is slow).", "",
+           "| prior | task | images | auto | oracle | gap | NaN |", "|---|---|---|---|---|---|---|"]
+    for r in doc["rows"]:
+        n = f"{r['n']}" + (f" (every {r['every']})" if r.get("every", 1) > 1 else "")
+        out.append(f"| {r['prior']} | {r['task']} | {n} | {r['auto']:.2f} | "
+                   f"{r['oracle']:.2f} | {r['gap']:+.2f} | {r['nan']} |")
+    return out
+
+
 def render(results) -> str:
     out = [f"Machine: {results['machine']}; generated {results['date']}.", ""]
     if results["bicubic"]:
@@ -182,7 +197,8 @@ def render(results) -> str:
     for r in sn["rows"]:
         out.append(f"| {r['operator']} | {1e3 * r['exact_s']:.2f} | {1e3 * r['cg_s']:.0f} | "
                    f"{r['cg_iterations']} | {r['speedup']:.0f}x | {r['rel_diff']:.1e} |")
-    for key, fn in (("bench", render_bench), ("perf", render_perf)):
+    for key, fn in (("bench", render_bench), ("perf", render_perf),
+                    ("auto_lam", render_auto_lam)):
         if results.get(key):
             part = fn(results[key], results[f"{key}_path"])
             if part:
@@ -200,6 +216,8 @@ def main(argv=None):
                    help="invrestore bench results to include when the file exists")
     p.add_argument("--perf-json", default="benchmarks/results/perf.json",
                    help="invrestore bench perf results to include when the file exists")
+    p.add_argument("--auto-json", default="benchmarks/results/auto_lam.json",
+                   help="benchmarks.auto_lam results to include when the file exists")
     a = p.parse_args(argv)
     if a.no_run:
         results = json.loads(Path(a.json).read_text())
@@ -207,7 +225,8 @@ def main(argv=None):
         results = measure_all()
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps(results, indent=1))
-    for key, path in (("bench", a.bench_json), ("perf", a.perf_json)):
+    for key, path in (("bench", a.bench_json), ("perf", a.perf_json),
+                      ("auto_lam", a.auto_json)):
         if path and Path(path).is_file():
             results[key] = json.loads(Path(path).read_text())
             results[f"{key}_path"] = path
