@@ -378,7 +378,10 @@ def _cmd_restore(a, out):
     print(f"model: {_describe(a.blur, a.boundary, a.scale, mask)}; observation "
           f"{'x'.join(map(str, y.shape))} -> image {'x'.join(map(str, H.in_shape))}", file=out)
     t0 = time.perf_counter()
-    res = restore(y, H, prior=prior, sigma=sigma, lam=_lam_for_api(a.lam), solver=a.solver,
+    # an estimated sigma is left to restore(), which then knows it is uncertain (lam="auto"
+    # picks a rule that does not depend on it) and estimates it the same way
+    res = restore(y, H, prior=prior, sigma=None if how == "estimated" else sigma,
+                  lam=_lam_for_api(a.lam), solver=a.solver,
                   max_iter=a.max_iter, full_output=True)
     dt = time.perf_counter() - t0
     info = res.info

@@ -67,7 +67,7 @@ def test_restore_reports_its_choices():
     res = ir.restore(y, H, prior="gradient_tikhonov", full_output=True, x_true=X, max_iter=10)
     assert res.info["solver"] == "admm"  # exact x-step available
     assert abs(res.info["sigma"] - 0.02) < 0.01  # estimated from y
-    assert res.info["sigma_estimated"] and res.info["lam_rule"] == "gsure"
+    assert res.info["sigma_estimated"] and res.info["lam_rule"] == "gcv"
     assert res.info["lam"] == res.info["lam_tried"][int(np.argmin(res.info["lam_scores"]))] \
         or res.info["lam"] not in res.info["lam_tried"]  # a refined weight
     assert len(res.history["psnr"]) == res.n_iter

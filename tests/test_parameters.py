@@ -104,12 +104,17 @@ def test_rules_choose_a_good_tv_deblurring_weight(rule):
     assert res.info["lam_rule"] == rule and len(res.info["lam_tried"]) >= 3
 
 
-def test_auto_is_projected_sure_through_an_operator_and_the_default_otherwise():
+def test_auto_rule_depends_on_operator_prior_and_sigma():
     H = Blur(K, X.shape)
     y = add_gaussian_noise(H @ X, 0.02, rng=5)
     res = ir.restore(y, H, prior="tv", full_output=True)
-    assert res.info["lam_rule"] == "gsure" and res.info["sigma_estimated"]
+    assert res.info["lam_rule"] == "gcv" and res.info["sigma_estimated"]  # sigma-free rule
     assert np.isfinite(res.x).all()
+    res = ir.restore(y, H, prior="tv", sigma=0.02, full_output=True)
+    assert res.info["lam_rule"] == "gsure" and not res.info["sigma_estimated"]
+    Z = Blur(K, X.shape, boundary="zero")  # no closed-form normal solve
+    res = ir.restore(Z @ X + 0.02, Z, prior="tv", sigma=0.02, full_output=True, max_iter=30)
+    assert res.info["lam_rule"] == "sure"
     res = ir.restore(H @ X, H, prior="tv", sigma=0.0, full_output=True)  # noise-free
     assert res.info["lam_rule"] == "default"
     res = ir.restore(y, Identity(X.shape), prior="tv", sigma=0.02, full_output=True)
@@ -186,4 +191,4 @@ def test_cli_auto_reports_its_choices(tmp_path, capsys):
                    "gaussian:1.2", "--noise", "0.02", "--auto"])
     out = capsys.readouterr().out
     assert rc == 0
-    assert "(estimated)" in out and "chosen by gsure" in out and "lam search (gsure" in out
+    assert "(estimated)" in out and "chosen by gcv" in out and "lam search (gcv" in out
