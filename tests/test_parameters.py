@@ -192,3 +192,17 @@ def test_cli_auto_reports_its_choices(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert "(estimated)" in out and "chosen by gcv" in out and "lam search (gcv" in out
+
+
+def test_auto_on_colour_images_and_plug_and_play():
+    H = Blur(K, X.shape + (3,))
+    xc = np.stack([X, X[::-1], X[:, ::-1]], axis=-1)
+    y = add_gaussian_noise(H @ xc, 0.02, rng=10)
+    res = ir.restore(y, H, prior="tv", sigma=0.02, full_output=True)
+    assert res.x.shape == xc.shape and res.info["lam_rule"] == "gsure"
+    assert psnr(np.clip(res.x, 0, 1), xc) > psnr(np.clip(y, 0, 1), xc) + 1
+    H = Blur(K, X.shape)
+    y = add_gaussian_noise(H @ X, 0.02, rng=11)
+    res = ir.restore(y, H, prior="nlm", sigma=0.02, full_output=True)
+    assert res.info["lam_rule"] == "gsure" and res.info["solver"] == "hqs"
+    assert np.isfinite(res.x).all() and res.info["lam"] > 0
