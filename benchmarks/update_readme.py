@@ -126,7 +126,9 @@ def render_auto_lam(doc, path) -> list:
     out = [f"**Automatic weights** (`python -m benchmarks.auto_lam`, from `{path}`): "
            "`lam=\"auto\"` with sigma estimated, against the best weight found on a "
            "sqrt(2)-spaced grid with the ground truth (same prior, same estimated sigma). "
-           "Denoising: the calibrated step; Levin deblurring (noise 2.55/255): projected SURE. "
+           "Denoising: the calibrated step; Levin deblurring (noise 2.55/255): GCV for TV (a "
+           "variational prior with sigma estimated), projected SURE for the plug-and-play "
+           "priors. "
            "Mean PSNR (dB); `images`: how many (every k-th image or Levin case where the "
            "prior is slow).", "",
            "| prior | task | images | auto | oracle | gap | NaN |", "|---|---|---|---|---|---|---|"]

@@ -47,7 +47,7 @@ __all__ = ["fgp_numba"]
 _OPTS = {"parallel": True, "fastmath": False, "cache": True, "nogil": True}
 
 #: Images with fewer values (C H W) run single-threaded (see ``fgp_numba``).
-SERIAL_BELOW = 64 * 64
+SERIAL_BELOW = 384 * 384
 
 
 @njit(cache=True, nogil=True)
@@ -248,9 +248,12 @@ def fgp_numba(v3, p, w, iso, max_iter, tol, check_every, work=None):
         Q0[...] = P0  # q = p: no extrapolation at the first step
         Q1[...] = P1
     threads = numba.get_num_threads()
-    # Small images run on one thread: the gain of two is small there (32x32: 8.2 vs 7.3 us per
-    # iteration), and a parallel region per iteration stalls for a whole scheduler time slice
-    # (~8 ms) at its barrier whenever another process keeps a core busy (measured).
+    # Images below 384x384 run on one thread: the gain of two is small there (quiet 2-core
+    # machine, us per iteration, 2 threads vs 1: 128^2 22 vs 28, 256^2 98 vs 98, 320^2 170 vs
+    # 147; 512^2 174 vs 269), and a parallel region per iteration stalls for a whole scheduler
+    # time slice (~8 ms) at its barrier whenever another process keeps a core busy: a
+    # notebook of 128x128 TV restorations took 581 s with 2 threads and 40 s with one while
+    # two other jobs ran.
     serial = threads > 1 and v3.size < SERIAL_BELOW
     # Two blocks per thread: enough to balance, few enough that the rows recomputed at block
     # edges (one per block) cost nothing.
