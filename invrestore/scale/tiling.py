@@ -505,7 +505,7 @@ def restore_tiled(y, operator, prior="tv", *, tile=512, overlap=None, sigma=None
     >>> H = Mask(rng.random(x.shape) > 0.3)
     >>> y = H @ x + 0.01 * rng.standard_normal(x.shape)
     >>> a = restore_tiled(y, H, "tv", sigma=0.01, tile=32)
-    >>> b = restore(y, H, prior="tv", sigma=0.01)
+    >>> b = restore(y, H, prior="tv", sigma=0.01, lam=None)  # tiles share the fixed weight
     >>> float(np.abs(a - b).max()) < 1e-2
     True
     """
