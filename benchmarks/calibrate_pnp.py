@@ -25,8 +25,12 @@ import numpy as np
 from invrestore import restore
 from invrestore.api import PNP_LAM, get_prior
 from invrestore.datasets import list_images, load_image
-from invrestore.degradations import (add_gaussian_noise, anisotropic_gaussian_kernel,
-                                     motion_kernel, uniform_kernel)
+from invrestore.degradations import (
+    add_gaussian_noise,
+    anisotropic_gaussian_kernel,
+    motion_kernel,
+    uniform_kernel,
+)
 from invrestore.estimation import estimate_sigma
 from invrestore.metrics import psnr
 from invrestore.operators import Blur

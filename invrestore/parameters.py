@@ -43,8 +43,15 @@ import numpy as np
 
 from .backend import check_scalar, get_xp
 
-__all__ = ["LamChoice", "mc_divergence", "sure_score", "gcv_score", "choose_lam",
-           "lam_path", "LAM_RULES"]
+__all__ = [
+    "LAM_RULES",
+    "LamChoice",
+    "choose_lam",
+    "gcv_score",
+    "lam_path",
+    "mc_divergence",
+    "sure_score",
+]
 
 #: Default ``delta`` of the projected SURE, relative to ``||H||^2``.
 DELTA_REL = 1e-3

@@ -11,8 +11,13 @@ from invrestore.degradations import add_gaussian_noise, gaussian_kernel
 from invrestore.functionals import GradientTikhonov, Tikhonov, TotalVariation
 from invrestore.metrics import psnr
 from invrestore.operators import Blur, Identity, Mask
-from invrestore.parameters import (choose_lam, gcv_score, lam_path, mc_divergence,
-                                   sure_score)
+from invrestore.parameters import (
+    choose_lam,
+    gcv_score,
+    lam_path,
+    mc_divergence,
+    sure_score,
+)
 
 RNG = np.random.default_rng(0)
 X = np.kron(RNG.random((8, 8)), np.ones((8, 8)))  # 64x64 piecewise constant
