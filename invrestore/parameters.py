@@ -69,7 +69,7 @@ class LamChoice:
     lam : float
         The chosen weight.
     rule : str
-        ``"sure"``, ``"gcv"`` or ``"discrepancy"``.
+        One of :data:`LAM_RULES`.
     x : ndarray
         The restoration at ``lam`` (computed during the search).
     lams, scores : list of float
@@ -134,7 +134,7 @@ def mc_divergence(fn, y, fy, *, eps, seed=0, observed=None):
     eps : float
         Finite-difference step (a small fraction of the noise std).
     seed : int
-        Seed of the Gaussian probe ``b``.
+        Seed of the probe ``b`` (independent +-1 entries).
     observed : bool array, optional
         Entries of ``y`` that carry data; the probe is zero elsewhere.
 
