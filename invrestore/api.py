@@ -342,9 +342,25 @@ def restore(y, operator, *, prior="tv", sigma=None, lam="auto", solver="auto", d
 
         solve = _weight_solver(operator, R, sigma, solver, loss_cls, max_iter, tol,
                                user_x0)
-        choice = choose_lam(y, solve, lam0, rule=rule, sigma=sigma if sigma > 0 else None,
-                            forward=lambda x: operator.apply(x, check=False),
-                            observed=observed, operator=operator, delta=lam_delta)
+        bar = None
+        if progress:  # the search runs about ten restorations before the final one
+            from tqdm.auto import tqdm
+
+            bar = tqdm(desc=f"lam ({rule})", unit="restoration", leave=False)
+            inner = solve
+
+            def solve(*args):
+                out = inner(*args)
+                bar.update(1)
+                return out
+        try:
+            choice = choose_lam(y, solve, lam0, rule=rule,
+                                sigma=sigma if sigma > 0 else None,
+                                forward=lambda x: operator.apply(x, check=False),
+                                observed=observed, operator=operator, delta=lam_delta)
+        finally:
+            if bar is not None:
+                bar.close()
         lam = choice.lam
     elif lam is None or isinstance(lam, str):
         lam = _default_lam(R, sigma)

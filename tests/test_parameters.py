@@ -211,3 +211,12 @@ def test_auto_on_colour_images_and_plug_and_play():
     res = ir.restore(y, H, prior="nlm", sigma=0.02, full_output=True)
     assert res.info["lam_rule"] == "gsure" and res.info["solver"] == "hqs"
     assert np.isfinite(res.x).all() and res.info["lam"] > 0
+
+
+def test_lam_search_shows_progress(capsys):
+    H = Blur(K, X.shape)
+    y = add_gaussian_noise(H @ X, 0.02, rng=12)
+    res = ir.restore(y, H, prior="gradient_tikhonov", sigma=0.02, lam="gsure", progress=True,
+                     full_output=True)
+    err = capsys.readouterr().err
+    assert "lam (gsure)" in err and res.info["lam_solves"] >= 3
