@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import check_scalar, get_xp
+from .backend import check_finite, check_scalar, get_xp
 
 __all__ = [
     "LAM_RULES",
@@ -150,6 +150,7 @@ def mc_divergence(fn, y, fy, *, eps, seed=0, observed=None):
     >>> round(mc_divergence(lambda v: 0.5 * v, y, 0.5 * y, eps=1e-3) / y.size, 2)
     0.5
     """
+    eps = check_scalar(eps, "eps", positive=True)
     xp = get_xp(y)
     b = _probe(y, seed, observed)
     d = fn(y + eps * b) - fy
@@ -287,14 +288,12 @@ def _search_min(score, lam0, *, factor, max_evals):
             t += direction
     a, b, c = f(t - 1), f(t), f(t + 1)
     curv = a - 2.0 * b + c
-    best_t = float(t)
     if curv > 0 and len(vals) < max_evals + 1:
         delta = max(-0.5, min(0.5, 0.5 * (a - c) / curv))
         if abs(delta) > 0.1:
-            lam_v = lam0 * factor ** (t + delta)
-            v = score(lam_v)
-            if v < b:
-                best_t = t + delta
+            vals[t + delta] = score(lam0 * factor ** (t + delta))
+    # the best weight evaluated (the walk may have stopped at max_evals short of the minimum)
+    best_t = min(vals, key=vals.get)
     return lam0 * factor ** best_t
 
 
@@ -394,7 +393,11 @@ def choose_lam(y, solve, lam0, *, rule="sure", sigma=None, forward=None, observe
     """
     if rule not in LAM_RULES:
         raise ValueError(f"unknown lam rule {rule!r}; choose one of {', '.join(LAM_RULES)}")
+    check_finite(y, "y")
     lam0 = check_scalar(lam0, "lam0", positive=True)
+    tau = check_scalar(tau, "tau", positive=True)
+    if eps is not None:
+        eps = check_scalar(eps, "eps", positive=True)
     factor = check_scalar(factor, "factor", positive=True)
     if factor <= 1.0:
         raise ValueError(f"factor must exceed 1, got {factor}")
@@ -456,8 +459,14 @@ def lam_path(y, solve, lams, *, sigma=None, forward=None, observed=None, prior=N
     Each weight starts from the previous solution (pass ``lams`` in increasing or
     decreasing order).
     """
-    if eps is None:
-        eps = 0.05 * sigma if sigma else 1e-3
+    check_finite(y, "y")
+    lams = [check_scalar(lam, "lams", positive=True) for lam in lams]
+    if not lams:
+        raise ValueError("lams must list at least one weight")
+    if sigma is not None:
+        sigma = check_scalar(sigma, "sigma", nonnegative=True)
+    eps = (0.05 * sigma if sigma else 1e-3) if eps is None else check_scalar(
+        eps, "eps", positive=True)
     forward = forward if forward is not None else (lambda x: x)
     p = _Problem(y, forward, solve, sigma, observed, eps, seed)
     out = {k: [] for k in ("lam", "residual", "prior", "sure", "gsure", "gcv", "discrepancy",

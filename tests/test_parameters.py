@@ -177,6 +177,22 @@ def test_bad_rules_and_arguments():
         choose_lam(y, solve, 0.1, sigma=0.1, factor=1.0)
     with pytest.raises(ValueError, match="needs the operator"):
         choose_lam(y, solve, 0.1, rule="gsure", sigma=0.1)
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        choose_lam(y, solve, 0.1, sigma=0.1, eps=0.0)
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        mc_divergence(lambda v: v, y, y, eps=-1.0)
+    with pytest.raises(ValueError, match="tau must be > 0"):
+        choose_lam(y, solve, 0.1, rule="discrepancy", sigma=0.1, tau=-1.0)
+    with pytest.raises(ValueError, match="lam0 must be > 0"):
+        choose_lam(y, solve, -0.1, sigma=0.1)
+    bad = y.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="y contains NaN"):
+        choose_lam(bad, solve, 0.1, sigma=0.1)
+    with pytest.raises(ValueError, match="lams must be > 0"):
+        lam_path(y, solve, [0.1, -1.0], sigma=0.1)
+    with pytest.raises(ValueError, match="at least one weight"):
+        lam_path(y, solve, [], sigma=0.1)
     H = Blur(K, X.shape)
     with pytest.raises(ValueError, match="unknown lam 'best'"):
         ir.restore(H @ X, H, lam="best")
@@ -220,3 +236,21 @@ def test_lam_search_shows_progress(capsys):
                      full_output=True)
     err = capsys.readouterr().err
     assert "lam (gsure)" in err and res.info["lam_solves"] >= 3
+
+
+@settings(max_examples=30, deadline=None)
+@given(centre=st.floats(-6, 6), max_evals=st.integers(1, 12))
+def test_search_returns_the_best_weight_it_tried(centre, max_evals):
+    # a convex score in log lam, minimum anywhere (also beyond what max_evals can reach)
+    from invrestore.parameters import _search_min
+
+    tried = {}
+
+    def score(lam):
+        tried[lam] = (np.log2(lam) - centre) ** 2
+        return tried[lam]
+
+    lam = _search_min(score, 1.0, factor=2.0, max_evals=max_evals)
+    assert tried[lam] == min(tried.values())
+    if abs(centre) < max_evals - 2:
+        assert abs(np.log2(lam) - centre) <= 0.5
