@@ -248,12 +248,11 @@ def fgp_numba(v3, p, w, iso, max_iter, tol, check_every, work=None):
         Q0[...] = P0  # q = p: no extrapolation at the first step
         Q1[...] = P1
     threads = numba.get_num_threads()
-    # Images below 384x384 run on one thread: the gain of two is small there (quiet 2-core
-    # machine, us per iteration, 2 threads vs 1: 128^2 22 vs 28, 256^2 98 vs 98, 320^2 170 vs
-    # 147; 512^2 174 vs 269), and a parallel region per iteration stalls for a whole scheduler
-    # time slice (~8 ms) at its barrier whenever another process keeps a core busy: a
-    # notebook of 128x128 TV restorations took 581 s with 2 threads and 40 s with one while
-    # two other jobs ran.
+    # Images below 384x384 run on one thread. Two threads gain 1.0-1.4x there on a quiet
+    # 2-core machine (benchmarks/tv_threads.py; two runs differed by up to 0.3x), but a
+    # parallel region per iteration can stall a whole scheduler time slice (~8 ms) at its
+    # barrier whenever another process keeps a core busy: a notebook of 128x128 TV
+    # restorations took 581 s with 2 threads and 40 s with one while two other jobs ran.
     serial = threads > 1 and v3.size < SERIAL_BELOW
     # Two blocks per thread: enough to balance, few enough that the rows recomputed at block
     # edges (one per block) cost nothing.
