@@ -254,3 +254,17 @@ def test_search_returns_the_best_weight_it_tried(centre, max_evals):
     assert tried[lam] == min(tried.values())
     if abs(centre) < max_evals - 2:
         assert abs(np.log2(lam) - centre) <= 0.5
+
+
+def test_bad_lam_on_the_command_line_and_in_denoise(tmp_path, capsys):
+    from invrestore import cli
+    from invrestore.io import imwrite
+
+    path = tmp_path / "x.png"
+    imwrite(path, X)
+    out = tmp_path / "o.png"
+    rc = cli.main(["restore", str(path), str(out), "--blur", "gaussian:1.2", "--lam", "best"])
+    assert rc == 2 and not out.exists()
+    assert "--lam: expected a number >= 0 or one of auto" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="lam must be >= 0"):
+        ir.denoise(X, 0.1, lam=-1.0)
