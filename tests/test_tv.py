@@ -167,6 +167,23 @@ def test_warm_start_same_result_fewer_iterations():
     assert tv.last_info is None
 
 
+@pytest.mark.parametrize("max_iter", [0, 1, 2, 3, 9])
+@pytest.mark.parametrize("tol", [0.0, 1e-4])
+@pytest.mark.parametrize("shape", [(7, 6), (5, 8, 3)])
+def test_reused_workspace_contents_never_leak(shape, tol, max_iter):
+    # A reused workspace is not cleared between calls: whatever the previous call left in the
+    # dual buffers (here NaN in every entry the passes may write) must not reach the result.
+    v = _rand(shape, np.float32, seed=4)
+    ref = tv_prox(v, 0.1, max_iter=max_iter, tol=tol, impl="xp")
+    ws = {}
+    tv_prox(v, 0.3, max_iter=2, tol=0.0, workspace=ws)
+    (bufs,) = ws.values()
+    for j, b in enumerate(bufs):  # P0-like buffers: rows 1..H; P1-like: columns 1..W
+        b[(slice(None), slice(1, None)) if j % 2 == 0 else (Ellipsis, slice(1, None))] = np.nan
+    x = tv_prox(v, 0.1, max_iter=max_iter, tol=tol, workspace=ws)
+    np.testing.assert_allclose(x, ref, atol=1e-5)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_prior_dtype_shape_value_and_denoise(shape, dtype):

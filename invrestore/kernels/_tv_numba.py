@@ -51,10 +51,17 @@ SERIAL_BELOW = 384 * 384
 
 
 @njit(cache=True, nogil=True)
-def _extrap(p, q, beta, out):
-    for k in range(out.shape[0]):
-        a = p[k]
-        out[k] = a + beta * (a - q[k])
+def _extrap(p, q, beta, cold, out):
+    # cold: the dual is 0 (a cold start's first pass); beta == 0: no extrapolation, q unread.
+    # Neither reads memory that a cold start would otherwise have to clear first.
+    if cold:
+        out[:] = 0
+    elif beta == 0:
+        out[:] = p
+    else:
+        for k in range(out.shape[0]):
+            a = p[k]
+            out[k] = a + beta * (a - q[k])
 
 
 @njit(cache=True, nogil=True)
@@ -86,7 +93,7 @@ def _check_row(a0, b0, a1, c1, d0, e0, d1, f1, v, w):
 
 
 @njit(**_OPTS)
-def _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, iso, check, nblocks, dsum, xsum):
+def _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso, check, nblocks, dsum, xsum):
     """``R = proj(r + s D(v + w div r))`` with ``r = P + beta (P - Q)``, planar ``(C, H, W)``."""
     C, H, W = v.shape
     one = v.dtype.type(1.0)
@@ -106,7 +113,7 @@ def _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, iso, check, nblocks, dsum, 
         n2 = np.empty(W, v.dtype)
         if i0 > 0:
             for c in range(C):
-                _extrap(P0[c, i0], Q0[c, i0], beta, r0b[c])     # r0 of dual row i0 - 1
+                _extrap(P0[c, i0], Q0[c, i0], beta, cold, r0b[c])     # r0 of dual row i0 - 1
         # step i computes r, z of row i + 1 (buffers "b") and then updates dual row i from
         # rows i ("a") and i + 1; the first step (i = i0 - 1) only fills the buffers.
         for i in range(i0 - 1, i1):
@@ -115,8 +122,8 @@ def _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, iso, check, nblocks, dsum, 
             za, zb = zb, za
             if i + 1 < H:
                 for c in range(C):
-                    _extrap(P0[c, i + 2], Q0[c, i + 2], beta, r0b[c])
-                    _extrap(P1[c, i + 1, 1:], Q1[c, i + 1, 1:], beta, r1b[c, 1:])
+                    _extrap(P0[c, i + 2], Q0[c, i + 2], beta, cold, r0b[c])
+                    _extrap(P1[c, i + 1, 1:], Q1[c, i + 1, 1:], beta, cold, r1b[c, 1:])
                     _zrow(v[c, i + 1], r0b[c], r0a[c], r1b[c, 1:], r1b[c], w, zb[c])
             else:
                 zb[:] = za  # Neumann: no vertical difference on the last row (r0 is 0 there)
@@ -189,7 +196,7 @@ def _primal(v, P0, P1, w, x):
                 xi[k] = vi[k] + w * ((a0[k] - b0[k]) + (a1[k] - c1[k]))
 
 
-def _fgp_loop(v, P0, P1, Q0, Q1, R0, R1, w, iso, max_iter, tol, check_every, nblocks):
+def _fgp_loop(v, P0, P1, Q0, Q1, R0, R1, w, iso, cold, max_iter, tol, check_every, nblocks):
     # Driven from Python on purpose: calling the parallel pass from an @njit loop measured
     # ~40% slower per iteration (512x512 float32) than these per-iteration dispatches (~5 us).
     H = v.shape[1]
@@ -201,7 +208,10 @@ def _fgp_loop(v, P0, P1, Q0, Q1, R0, R1, w, iso, max_iter, tol, check_every, nbl
     while k < max_iter:
         # tol = 0: never measured (rel_change stays inf), as the test costs an iteration
         check = tol > 0 and k > 0 and ((k - 1) % check_every == 0 or k == max_iter - 1)
-        _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, dt(beta), iso, check, nblocks, dsum, xsum)
+        # beta = 0 at the first two passes (t_1 = 1, t_2 = (1 + sqrt 5) / 2): the previous
+        # dual Q is read from the third pass on, when it holds the first pass's output.
+        _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, dt(beta), cold and k == 0, iso, check,
+                  nblocks, dsum, xsum)
         P0, Q0, R0 = R0, P0, Q0
         P1, Q1, R1 = R1, P1, Q1
         t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
@@ -235,18 +245,18 @@ def fgp_numba(v3, p, w, iso, max_iter, tol, check_every, work=None):
         if work is not None:  # one image size at a time: drop buffers of other sizes
             work.clear()
             work[key] = bufs
-    else:
-        # Reused buffers: their ghost row / column (index 0, the Neumann boundary) is never
-        # written by the passes, so it is still zero; the interiors are overwritten below or
-        # by the first pass.
-        for b in bufs[:4]:
-            b.fill(0)
+    # No clearing: a cold start's first pass treats the dual as zero without reading it,
+    # and the previous dual is first read by the third pass (or by the stopping test after
+    # the second one, hence the clear when tol > 0, or by the primal when max_iter = 0). The ghost row / column (index 0, the
+    # Neumann boundary) of each buffer is never written, so it stays zero.
     P0, P1, Q0, Q1, R0, R1 = bufs
-    if p is not None:
+    cold = p is None
+    if not cold:
         P0[:, 1:] = p[0]
         P1[:, :, 1:] = p[1]
-        Q0[...] = P0  # q = p: no extrapolation at the first step
-        Q1[...] = P1
+    elif tol > 0 or max_iter == 0:
+        P0.fill(0)
+        P1.fill(0)
     threads = numba.get_num_threads()
     # Images below 384x384 run on one thread. Two threads gain 1.0-1.4x there on a quiet
     # 2-core machine (benchmarks/tv_threads.py; two runs differed by up to 0.3x), but a
@@ -260,7 +270,7 @@ def fgp_numba(v3, p, w, iso, max_iter, tol, check_every, work=None):
     if serial:
         numba.set_num_threads(1)
     try:
-        k, rel, P0, P1 = _fgp_loop(v3, P0, P1, Q0, Q1, R0, R1, dt.type(w), bool(iso),
+        k, rel, P0, P1 = _fgp_loop(v3, P0, P1, Q0, Q1, R0, R1, dt.type(w), bool(iso), cold,
                                    int(max_iter), float(tol), int(check_every), int(nblocks))
         x = np.empty_like(v3)
         _primal(v3, P0, P1, dt.type(w), x)
