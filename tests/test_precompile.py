@@ -1,0 +1,34 @@
+"""Background compilation of prior kernels (invrestore.precompile)."""
+
+import os
+
+import pytest
+
+from invrestore import precompile
+
+
+def test_kernel_family():
+    assert precompile.kernel_family("tv_aniso") == precompile.kernel_family("tv") == "tv"
+    assert precompile.kernel_family("nlm") == "nlm"
+
+
+def test_start_declines_where_it_cannot_help(monkeypatch):
+    assert precompile.start([]) is None
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert precompile.start(["nlm"]) is None
+
+
+def test_start_runs_a_child_that_succeeds(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    job = precompile.start(["wavelet"], "float32")
+    if job is None:
+        pytest.skip("package folder is read-only here")
+    assert job.wait(timeout=120) == 0
+
+
+def test_main_compiles_in_process():
+    precompile.main(["wavelet", "tikhonov", "--dtype", "float32"])
+    with pytest.raises(SystemExit):
+        precompile.main(["tv", "--dtype", "int8"])
+    with pytest.raises(ValueError, match="unknown prior"):
+        precompile.main(["no-such-prior"])
