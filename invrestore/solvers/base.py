@@ -71,6 +71,8 @@ class Solver:
     #: ``||x_k - x_{k-1}||`` of the last step when the solver computed it (saves the loop a
     #: subtraction over the whole image); reset by the loop after each iteration.
     _last_step_norm = None
+    #: ``||x_k||`` when the solver computed it in its step (same convention).
+    _last_x_norm = None
 
     def step(self):
         raise NotImplementedError
@@ -125,6 +127,7 @@ class Solver:
         obj0 = self.objective() if "objective" in history else None
         converged = diverged = False
         k = 0
+        n_last, x_last = None, None  # ||x|| and the array it was computed on
         try:
             for k in range(1, max_iter + 1):
                 x_prev = self.x
@@ -132,7 +135,10 @@ class Solver:
                 self.step()
                 synchronize(self.x)  # GPU work is asynchronous: time it to completion
                 dt = time.perf_counter() - t0
-                nx = _norm(self.x)
+                nx = self._last_x_norm
+                self._last_x_norm = None
+                if nx is None:
+                    nx = _norm(self.x)
                 if not math.isfinite(nx):
                     diverged = True
                     self.x = x_prev
@@ -141,7 +147,9 @@ class Solver:
                                   f"iteration {k + 1}; returning the last finite iterate",
                                   DivergenceWarning, stacklevel=2)
                     break
-                n_prev = _norm(x_prev)
+                # ||x_{k-1}||: the previous iteration's ||x_k|| (one reduction per iteration)
+                n_prev = n_last if x_prev is x_last else _norm(x_prev)
+                n_last, x_last = nx, self.x
                 # ||x_k - x_{k-1}||: reported by solvers that compute it anyway
                 step_norm = self._last_step_norm
                 self._last_step_norm = None
