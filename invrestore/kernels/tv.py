@@ -48,8 +48,9 @@ Warm start: pass the previous dual as ``dual=`` (returned in :class:`TVProxInfo`
 good start when ``v`` or ``weight`` changed a little (outer loops of ADMM, PGD, HQS).
 
 Dispatch: NumPy input runs the Numba kernels (:mod:`invrestore.kernels._tv_numba`, parallel
-over rows), CuPy input the array-API implementation ``impl="xp"``, which on NumPy arrays is
-the reference used by the tests.
+over rows), CuPy input the fused CUDA kernel (:mod:`invrestore.kernels._tv_cuda`, one launch
+per iteration); the array-API implementation ``impl="xp"`` runs on either and is the
+reference used by the tests.
 
 References
 ----------
@@ -86,7 +87,7 @@ __all__ = ["CHECK_EVERY", "TVProxInfo", "tv_duality_gap", "tv_norm", "tv_objecti
 #: The stopping test runs at iterations 1, 1 + CHECK_EVERY, ... (and at ``max_iter``).
 CHECK_EVERY = 5
 
-_IMPLS = (None, "numba", "xp")
+_IMPLS = (None, "numba", "cuda", "xp")
 
 
 class TVProxInfo(NamedTuple):
@@ -235,8 +236,9 @@ def tv_prox(v, weight, *, isotropic=True, max_iter=200, tol=1e-4, dual=None,
         zeros by default.
     return_info : bool
         Also return a :class:`TVProxInfo` holding the final dual.
-    impl : {None, "numba", "xp"}
-        Implementation; by default Numba for NumPy input and "xp" for CuPy input.
+    impl : {None, "numba", "cuda", "xp"}
+        Implementation; by default Numba for NumPy input and the fused CUDA kernel for CuPy
+        input; "xp" is the array-code reference (NumPy or CuPy).
     workspace : dict, optional
         Scratch buffers reused across calls by the Numba implementation (pass the same empty
         dict each time; not thread-safe: one dict per thread).
@@ -276,9 +278,11 @@ def tv_prox(v, weight, *, isotropic=True, max_iter=200, tol=1e-4, dual=None,
         raise TypeError(f"v must be float32 or float64, got {v.dtype}")
     xp = get_xp(v)
     if impl is None:
-        impl = "numba" if xp is np else "xp"
+        impl = "numba" if xp is np else "cuda"
     if impl == "numba" and xp is not np:
-        raise ValueError("impl='numba' needs a NumPy array; CuPy input runs impl='xp'")
+        raise ValueError("impl='numba' needs a NumPy array; CuPy input runs impl='cuda' or 'xp'")
+    if impl == "cuda" and xp is np:
+        raise ValueError("impl='cuda' needs a CuPy array; NumPy input runs impl='numba' or 'xp'")
     p = None if dual is None else _prepare_dual(dual, v, isotropic)
     if weight == 0.0:
         x, k, rel = v.copy(), 0, 0.0
@@ -297,6 +301,19 @@ def tv_prox(v, weight, *, isotropic=True, max_iter=200, tol=1e-4, dual=None,
         if return_info:  # the (2,) + v.shape dual costs a copy: only when asked for
             p = np.stack([p0, p1])
             p = np.ascontiguousarray(np.moveaxis(p, 1, -1)) if colour else p[:, 0]
+    elif impl == "cuda":
+        from ._tv_cuda import cupy_launcher, fgp_fused
+
+        colour = v.ndim == 3
+        v3 = xp.ascontiguousarray(xp.moveaxis(v, -1, 0) if colour else v[None])
+        if p is not None:
+            p = xp.ascontiguousarray(xp.moveaxis(p, -1, 1) if colour else p[:, None])
+        x3, p0, p1, k, rel = fgp_fused(v3, p, weight, isotropic, max_iter, tol, CHECK_EVERY,
+                                       cupy_launcher(v.dtype), xp)
+        x = xp.ascontiguousarray(xp.moveaxis(x3, 0, -1)) if colour else x3[0]
+        if return_info:
+            p = xp.stack([p0, p1])
+            p = xp.ascontiguousarray(xp.moveaxis(p, 1, -1)) if colour else p[:, 0]
     else:
         if p is None:
             p = get_xp(v).zeros((2,) + tuple(v.shape), dtype=v.dtype)

@@ -1,0 +1,219 @@
+"""Fused CUDA kernel of the TV prox (FGP on the dual) for CuPy arrays.
+
+The maths is that of :mod:`invrestore.kernels.tv` and the Numba kernel
+(:mod:`invrestore.kernels._tv_numba`): one launch per FGP iteration computes, for every pixel,
+
+    r = P + beta (P - Q),   z = v + w div r,   R = proj(r + s D z),   s = 1 / (8 w),
+
+reading ``v``, ``P``, ``Q`` and writing ``R`` once (the array-code version in
+:func:`invrestore.kernels.tv._fgp_xp` makes about fifteen passes over memory per iteration).
+One thread per pixel; the neighbours' ``r`` and ``z`` it needs are recomputed from cached reads
+rather than stored. Layout: planar ``(C, H, W)``, C-contiguous, duals ``P0``/``P1`` of the same
+shape with the Neumann invariants ``p0[:, H - 1] = 0`` and ``p1[:, :, W - 1] = 0``; vectorial
+isotropic TV couples the channels of a pixel in one thread.
+
+The CUDA source is plain C++ on purpose: the test suite compiles it with the host C++ compiler
+(:data:`SOURCE` after a small shim, see ``tests/test_tv_cuda.py``) and checks it against the
+NumPy reference on the CPU, so the kernel's arithmetic is tested on machines without a GPU.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+__all__ = ["SOURCE", "cupy_launcher", "fgp_fused"]
+
+SOURCE = r"""
+template <typename T>
+__device__ __forceinline__ T tv_dual(const T* __restrict__ P, const T* __restrict__ Q, long o,
+                                     T beta, int cold)
+{
+    if (cold) return T(0);  // a cold start's first pass: the dual is zero, nothing is read
+    const T p = P[o];
+    return beta == T(0) ? p : p + beta * (p - Q[o]);  // Q unread while beta = 0
+}
+
+// Extrapolated dual components at (i, k) of the plane starting at `base`; zero outside the
+// rows / columns they live on (Neumann: no difference across the last row / column).
+template <typename T>
+__device__ __forceinline__ T tv_r0(const T* P0, const T* Q0, long base, int i, int k, int H,
+                                   int W, T beta, int cold)
+{
+    if (i < 0 || i >= H - 1) return T(0);
+    return tv_dual(P0, Q0, base + (long)i * W + k, beta, cold);
+}
+
+template <typename T>
+__device__ __forceinline__ T tv_r1(const T* P1, const T* Q1, long base, int i, int k, int W,
+                                   T beta, int cold)
+{
+    if (k < 0 || k >= W - 1) return T(0);
+    return tv_dual(P1, Q1, base + (long)i * W + k, beta, cold);
+}
+
+// z = v + w div r at (i, k), div r = r0(i, k) - r0(i - 1, k) + r1(i, k) - r1(i, k - 1)
+template <typename T>
+__device__ __forceinline__ T tv_z(const T* v, const T* P0, const T* P1, const T* Q0,
+                                  const T* Q1, long base, int i, int k, int H, int W, T w,
+                                  T beta, int cold)
+{
+    const T d = (tv_r0(P0, Q0, base, i, k, H, W, beta, cold)
+                 - tv_r0(P0, Q0, base, i - 1, k, H, W, beta, cold))
+              + (tv_r1(P1, Q1, base, i, k, W, beta, cold)
+                 - tv_r1(P1, Q1, base, i, k - 1, W, beta, cold));
+    return v[base + (long)i * W + k] + w * d;
+}
+
+// The unprojected update a = r + s D z at (i, k) of one channel.
+template <typename T>
+__device__ __forceinline__ void tv_step(const T* v, const T* P0, const T* P1, const T* Q0,
+                                        const T* Q1, long base, int i, int k, int H, int W,
+                                        T w, T s, T beta, int cold, T* a0, T* a1)
+{
+    const T z = tv_z(v, P0, P1, Q0, Q1, base, i, k, H, W, w, beta, cold);
+    *a0 = T(0);
+    *a1 = T(0);
+    if (i < H - 1)
+        *a0 = tv_r0(P0, Q0, base, i, k, H, W, beta, cold)
+            + s * (tv_z(v, P0, P1, Q0, Q1, base, i + 1, k, H, W, w, beta, cold) - z);
+    if (k < W - 1)
+        *a1 = tv_r1(P1, Q1, base, i, k, W, beta, cold)
+            + s * (tv_z(v, P0, P1, Q0, Q1, base, i, k + 1, H, W, w, beta, cold) - z);
+}
+
+template <typename T>
+__device__ void tv_fgp_pixel(const T* __restrict__ v, const T* __restrict__ P0,
+                             const T* __restrict__ P1, const T* __restrict__ Q0,
+                             const T* __restrict__ Q1, T* __restrict__ R0, T* __restrict__ R1,
+                             int C, int H, int W, T w, T s, T beta, int cold, int iso, long idx)
+{
+    const int i = (int)(idx / W);
+    const int k = (int)(idx - (long)i * W);
+    const long plane = (long)H * W;
+    T a0, a1;
+    if (!iso) {  // anisotropic: each component clipped to [-1, 1]
+        for (int c = 0; c < C; ++c) {
+            tv_step(v, P0, P1, Q0, Q1, c * plane, i, k, H, W, w, s, beta, cold, &a0, &a1);
+            R0[c * plane + idx] = fmin(fmax(a0, T(-1)), T(1));
+            R1[c * plane + idx] = fmin(fmax(a1, T(-1)), T(1));
+        }
+        return;
+    }
+    if (C == 1) {
+        tv_step(v, P0, P1, Q0, Q1, 0, i, k, H, W, w, s, beta, cold, &a0, &a1);
+        const T f = T(1) / fmax(T(1), sqrt(a0 * a0 + a1 * a1));
+        R0[idx] = a0 * f;
+        R1[idx] = a1 * f;
+        return;
+    }
+    // vectorial: one scale from the norm over both directions and all channels (the
+    // channels' updates are recomputed rather than kept: C is not known at compile time)
+    T n2 = T(0);
+    for (int c = 0; c < C; ++c) {
+        tv_step(v, P0, P1, Q0, Q1, c * plane, i, k, H, W, w, s, beta, cold, &a0, &a1);
+        n2 += a0 * a0 + a1 * a1;
+    }
+    const T f = T(1) / fmax(T(1), sqrt(n2));
+    for (int c = 0; c < C; ++c) {
+        tv_step(v, P0, P1, Q0, Q1, c * plane, i, k, H, W, w, s, beta, cold, &a0, &a1);
+        R0[c * plane + idx] = a0 * f;
+        R1[c * plane + idx] = a1 * f;
+    }
+}
+
+#define TV_FGP_ENTRY(NAME, T)                                                                 \
+extern "C" __global__ void NAME(const T* v, const T* P0, const T* P1, const T* Q0,           \
+                                const T* Q1, T* R0, T* R1, int C, int H, int W, T w, T s,    \
+                                T beta, int cold, int iso)                                   \
+{                                                                                             \
+    const long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;                             \
+    if (idx < (long)H * W)                                                                    \
+        tv_fgp_pixel<T>(v, P0, P1, Q0, Q1, R0, R1, C, H, W, w, s, beta, cold, iso, idx);      \
+}
+
+TV_FGP_ENTRY(tv_fgp_pass_f32, float)
+TV_FGP_ENTRY(tv_fgp_pass_f64, double)
+"""
+
+#: Threads per block of the pass.
+THREADS = 256
+
+
+@functools.cache
+def _module():
+    import cupy as cp
+
+    return cp.RawModule(code=SOURCE, options=("--std=c++14",))
+
+
+def cupy_launcher(dtype):
+    """``launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso)`` running one fused pass."""
+    dtype = np.dtype(dtype)
+    name = {np.dtype(np.float32): "tv_fgp_pass_f32", np.dtype(np.float64): "tv_fgp_pass_f64"}
+    kernel = _module().get_function(name[dtype])
+    ty = dtype.type
+
+    def launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso):
+        C, H, W = v.shape
+        blocks = (H * W + THREADS - 1) // THREADS
+        kernel((blocks,), (THREADS,), (v, P0, P1, Q0, Q1, R0, R1, np.int32(C), np.int32(H),
+                                       np.int32(W), ty(w), ty(s), ty(beta), np.int32(cold),
+                                       np.int32(iso)))
+
+    return launch
+
+
+def _div(P0, P1, xp):
+    """``div p`` of planar ``(C, H, W)`` duals with the Neumann invariants."""
+    d = P0 + P1
+    d[:, 1:] -= P0[:, :-1]
+    d[:, :, 1:] -= P1[:, :, :-1]
+    return d
+
+
+def fgp_fused(v3, p, w, iso, max_iter, tol, check_every, launch, xp):
+    """FGP driven by a fused one-pass-per-iteration kernel ``launch`` (see :func:`cupy_launcher`).
+
+    Same iteration, stopping rule and return values as the Numba driver
+    (:func:`invrestore.kernels._tv_numba.fgp_numba`): ``v3`` planar ``(C, H, W)``
+    C-contiguous, ``p`` None (zero) or ``(2, C, H, W)`` in the constraint set. Returns
+    ``(x, p0, p1, n_iter, rel_change)``. ``xp`` is the array module of ``v3``.
+    """
+    dt = v3.dtype.type
+    P0, P1, Q0, Q1, R0, R1 = (xp.empty(v3.shape, v3.dtype) for _ in range(6))
+    cold = p is None
+    if not cold:
+        P0[...] = p[0]
+        P1[...] = p[1]
+    elif tol > 0 or max_iter == 0:
+        # read by the first stopping test (after the second pass) or by the primal
+        P0.fill(0)
+        P1.fill(0)
+    s = dt(1.0) / (dt(8.0) * dt(w))
+    t, beta, rel, k = 1.0, 0.0, math.inf, 0
+    while k < max_iter:
+        # the test of the Numba driver: ||x_k - x_{k-1}|| / ||x_k|| from the duals P, Q,
+        # measured at k = 1, 1 + m, ... and at the last iteration, before that pass
+        if tol > 0 and k > 0 and ((k - 1) % check_every == 0 or k == max_iter - 1):
+            x_k = v3 + dt(w) * _div(P0, P1, xp)
+            dx = dt(w) * _div(P0 - Q0, P1 - Q1, xp)
+            rel = float(xp.linalg.norm(dx.ravel())) / max(float(xp.linalg.norm(x_k.ravel())),
+                                                          1e-300)
+            check = True
+        else:
+            check = False
+        # beta = 0 at the first two passes: Q is first read by the third (or by the test)
+        launch(v3, P0, P1, Q0, Q1, R0, R1, dt(w), s, dt(beta), cold and k == 0, bool(iso))
+        P0, Q0, R0 = R0, P0, Q0
+        P1, Q1, R1 = R1, P1, Q1
+        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+        beta = (t - 1.0) / t_next
+        t = t_next
+        k += 1
+        if check and rel <= tol:
+            break
+    x = v3 + dt(w) * _div(P0, P1, xp)
+    return x, P0, P1, k, rel

@@ -1,0 +1,144 @@
+"""The fused CUDA TV kernel: its arithmetic on the CPU, its compilation, and (with a GPU) CuPy.
+
+The kernel source (:data:`invrestore.kernels._tv_cuda.SOURCE`) is plain C++: compiled here by
+the host compiler behind a shim that runs every "thread" of a launch in a loop, it drives the
+same FGP driver (:func:`~invrestore.kernels._tv_cuda.fgp_fused`) on NumPy arrays and must
+match the Numba kernel. So the kernel's arithmetic is tested on every machine with a C++
+compiler; only the launch itself needs a GPU (the ``gpu``-marked test).
+"""
+
+import ctypes
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from invrestore.backend import cupy_available, to_device, to_numpy
+from invrestore.kernels import tv_prox
+from invrestore.kernels._tv_cuda import SOURCE, fgp_fused
+
+SHIM = r"""
+#include <cmath>
+using std::fmax; using std::fmin; using std::sqrt;
+struct tv_dim3 { unsigned x; };
+static tv_dim3 threadIdx, blockIdx, blockDim;
+#define __global__
+#define __device__
+#define __forceinline__ inline
+"""
+
+HOST = r"""
+#define TV_HOST(NAME, KERNEL, T)                                                            \
+extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T* Q1, T* R0, \
+                     T* R1, int C, int H, int W, T w, T s, T beta, int cold, int iso)       \
+{                                                                                           \
+    blockDim.x = 64;                                                                        \
+    for (long b = 0; b * 64 < (long)H * W; ++b)                                              \
+        for (unsigned t = 0; t < 64; ++t) {                                                 \
+            blockIdx.x = (unsigned)b; threadIdx.x = t;                                      \
+            KERNEL(v, P0, P1, Q0, Q1, R0, R1, C, H, W, w, s, beta, cold, iso);              \
+        }                                                                                   \
+}
+TV_HOST(host_f32, tv_fgp_pass_f32, float)
+TV_HOST(host_f64, tv_fgp_pass_f64, double)
+"""
+
+
+@pytest.fixture(scope="module")
+def host_kernels(tmp_path_factory):
+    cxx = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    d = tmp_path_factory.mktemp("tvcuda")
+    (d / "tv.cpp").write_text(SHIM + SOURCE + HOST)
+    lib = d / "libtv.so"
+    subprocess.run([cxx, "-O1", "-std=c++14", "-shared", "-fPIC", str(d / "tv.cpp"), "-o",
+                    str(lib)], check=True, capture_output=True)
+    dll = ctypes.CDLL(str(lib))
+    return {np.dtype(np.float32): (dll.host_f32, ctypes.c_float),
+            np.dtype(np.float64): (dll.host_f64, ctypes.c_double)}
+
+
+def _launcher(host_kernels, dtype):
+    fn, cscalar = host_kernels[np.dtype(dtype)]
+
+    def launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso):
+        arrays = (v, P0, P1, Q0, Q1, R0, R1)
+        assert all(a.flags.c_contiguous and a.dtype == v.dtype for a in arrays)
+        C, H, W = v.shape
+        fn(*(a.ctypes.data_as(ctypes.c_void_p) for a in arrays), ctypes.c_int(C),
+           ctypes.c_int(H), ctypes.c_int(W), cscalar(w), cscalar(s), cscalar(beta),
+           ctypes.c_int(int(cold)), ctypes.c_int(int(iso)))
+
+    return launch
+
+
+def _planar(v):
+    return np.ascontiguousarray(np.moveaxis(v, -1, 0) if v.ndim == 3 else v[None])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(9, 11), (1, 7), (6, 1), (8, 5, 3)])
+@pytest.mark.parametrize("isotropic", [True, False])
+@pytest.mark.parametrize(("max_iter", "tol"), [(0, 0.0), (1, 0.0), (2, 0.0), (13, 0.0),
+                                               (300, 1e-4)])
+def test_host_compiled_kernel_matches_numba(host_kernels, dtype, shape, isotropic, max_iter,
+                                            tol):
+    rng = np.random.default_rng(sum(shape) + max_iter)
+    v = rng.random(shape).astype(dtype)
+    w = 0.15
+    ref, info = tv_prox(v, w, isotropic=isotropic, max_iter=max_iter, tol=tol,
+                        return_info=True, impl="numba")
+    x3, p0, p1, k, _ = fgp_fused(_planar(v), None, w, isotropic, max_iter, tol, 5,
+                                   _launcher(host_kernels, dtype), np)
+    x = np.moveaxis(x3, 0, -1) if v.ndim == 3 else x3[0]
+    atol = 2e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(x, ref, atol=atol)
+    assert k == info.n_iter
+    dual = np.stack([p0, p1])
+    dual = np.moveaxis(dual, 1, -1) if v.ndim == 3 else dual[:, 0]
+    np.testing.assert_allclose(dual, info.dual, atol=10 * atol)
+
+
+@pytest.mark.parametrize("isotropic", [True, False])
+def test_host_compiled_kernel_warm_start(host_kernels, isotropic):
+    rng = np.random.default_rng(1)
+    v = rng.random((10, 12, 3))
+    _, info = tv_prox(v, 0.2, isotropic=isotropic, max_iter=7, tol=0.0, return_info=True)
+    ref = tv_prox(v + 0.01, 0.2, isotropic=isotropic, max_iter=9, tol=0.0, dual=info.dual)
+    p = np.moveaxis(info.dual, -1, 1)  # (2, C, H, W)
+    x3, *_ = fgp_fused(_planar(v + 0.01), np.ascontiguousarray(p), 0.2, isotropic, 9, 0.0, 5,
+                       _launcher(host_kernels, np.float64), np)
+    np.testing.assert_allclose(np.moveaxis(x3, 0, -1), ref, atol=1e-12)
+
+
+def test_source_compiles_for_a_gpu(tmp_path):
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("no CUDA compiler (nvcc)")
+    src = tmp_path / "tv.cu"
+    src.write_text(SOURCE)
+    out = subprocess.run([nvcc, "-ptx", "-arch=sm_80", "--std=c++14", str(src), "-o",
+                          str(tmp_path / "tv.ptx")], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    ptx = (tmp_path / "tv.ptx").read_text()
+    assert "tv_fgp_pass_f32" in ptx and "tv_fgp_pass_f64" in ptx
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA device")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(33, 47), (20, 18, 3)])
+@pytest.mark.parametrize("isotropic", [True, False])
+def test_cupy_fused_kernel_matches_numba(dtype, shape, isotropic):
+    v = np.random.default_rng(2).random(shape).astype(dtype)
+    for max_iter, tol in ((25, 0.0), (300, 1e-4)):
+        ref, info = tv_prox(v, 0.1, isotropic=isotropic, max_iter=max_iter, tol=tol,
+                            return_info=True)
+        got, ginfo = tv_prox(to_device(v, "cupy"), 0.1, isotropic=isotropic,
+                             max_iter=max_iter, tol=tol, return_info=True, impl="cuda")
+        atol = 2e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(to_numpy(got), ref, atol=atol)
+        np.testing.assert_allclose(to_numpy(ginfo.dual), info.dual, atol=10 * atol)
+        assert ginfo.n_iter == info.n_iter
