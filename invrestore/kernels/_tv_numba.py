@@ -57,7 +57,8 @@ def _extrap(p, q, beta, cold, out):
     if cold:
         out[:] = 0
     elif beta == 0:
-        out[:] = p
+        for k in range(out.shape[0]):  # a loop: slice assignment checks overlap, copies
+            out[k] = p[k]
     else:
         for k in range(out.shape[0]):
             a = p[k]
