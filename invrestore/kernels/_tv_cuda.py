@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from .tv import fista_momentum
+
 __all__ = ["SOURCE", "cupy_launcher", "fgp_fused"]
 
 SOURCE = r"""
@@ -209,9 +211,7 @@ def fgp_fused(v3, p, w, iso, max_iter, tol, check_every, launch, xp):
         launch(v3, P0, P1, Q0, Q1, R0, R1, dt(w), s, dt(beta), cold and k == 0, bool(iso))
         P0, Q0, R0 = R0, P0, Q0
         P1, Q1, R1 = R1, P1, Q1
-        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-        beta = (t - 1.0) / t_next
-        t = t_next
+        t, beta = fista_momentum(t)
         k += 1
         if check and rel <= tol:
             break

@@ -42,6 +42,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .tv import fista_momentum
+
 __all__ = ["fgp_numba"]
 
 _OPTS = {"parallel": True, "fastmath": False, "cache": True, "nogil": True}
@@ -215,9 +217,7 @@ def _fgp_loop(v, P0, P1, Q0, Q1, R0, R1, w, iso, cold, max_iter, tol, check_ever
                   nblocks, dsum, xsum)
         P0, Q0, R0 = R0, P0, Q0
         P1, Q1, R1 = R1, P1, Q1
-        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-        beta = (t - 1.0) / t_next
-        t = t_next
+        t, beta = fista_momentum(t)
         k += 1
         if check:
             rel = math.sqrt(dsum.sum()) / max(math.sqrt(xsum.sum()), 1e-300)

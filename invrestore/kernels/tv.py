@@ -113,6 +113,13 @@ class TVProxInfo(NamedTuple):
     converged: bool
 
 
+def fista_momentum(t):
+    """``(t_next, beta)`` of the FISTA/FGP sequence: ``t_next = (1 + sqrt(1 + 4 t^2)) / 2``,
+    ``beta = (t - 1) / t_next`` (``t_1 = 1``, so the first two steps have ``beta = 0``)."""
+    t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t) ** 0.5)
+    return t_next, (t - 1.0) / t_next
+
+
 def _grad(x):
     return Gradient(x.shape).apply(x, check=False)
 
@@ -204,9 +211,7 @@ def _fgp_xp(v, p, w, isotropic, max_iter, tol, check_every):
         z = x + beta * dx
         q = _project(p + beta * (p - p_prev) + s * _grad(z), isotropic)
         p_prev, p, x_prev = p, q, x
-        t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t) ** 0.5)
-        beta = (t - 1.0) / t_next
-        t = t_next
+        t, beta = fista_momentum(t)
         k += 1
         if check and tol > 0 and rel <= tol:
             break
