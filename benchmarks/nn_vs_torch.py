@@ -26,6 +26,24 @@ from pathlib import Path
 import numpy as np
 
 
+def torch_dncnn(net):
+    """The PyTorch ``Sequential`` (conv, ReLU, ..., conv; eval mode, CPU) computing the residual
+    of an invrestore :class:`~invrestore.nn.DnCNN` with the same weights."""
+    import torch
+
+    sd = net.state_dict()
+    layers = []
+    for i in range(net.n_layers):
+        w = torch.from_numpy(np.asarray(sd[f"conv{i}.weight"]))
+        conv = torch.nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1)
+        conv.weight.data.copy_(w)
+        conv.bias.data.copy_(torch.from_numpy(np.asarray(sd[f"conv{i}.bias"])))
+        layers.append(conv)
+        if i < net.n_layers - 1:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers).eval()
+
+
 def build(threads, size, rng=0):
     import numba
     import torch
@@ -47,17 +65,7 @@ def build(threads, size, rng=0):
         print(f"(published weights not loaded: {err})", file=sys.stderr)
     if net is None:
         net = DnCNN.random(n_layers=17, features=64, rng=rng, tile=None)
-    sd = net.state_dict()
-    layers = []
-    for i in range(net.n_layers):
-        w = torch.from_numpy(sd[f"conv{i}.weight"])
-        conv = torch.nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1)
-        conv.weight.data.copy_(w)
-        conv.bias.data.copy_(torch.from_numpy(sd[f"conv{i}.bias"]))
-        layers.append(conv)
-        if i < net.n_layers - 1:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers).eval()
+    model = torch_dncnn(net)
     gen = np.random.default_rng(rng)
     x = np.clip(gen.random((size, size)) * 0.2 + np.linspace(0.2, 0.8, size)[:, None], 0, 1)
     y = (x + 25 / 255 * gen.standard_normal(x.shape)).astype(np.float32)

@@ -139,6 +139,38 @@ def render_auto_lam(doc, path) -> list:
     return out
 
 
+def render_gpu(doc, path) -> list:
+    """The GPU table of ``benchmarks.gpu_check`` (nothing when it ran without a GPU)."""
+    if not doc.get("gpu"):
+        return []
+
+    def ms(t):
+        return "-" if t is None else f"{1e3 * t:.1f}"
+
+    out = [f"**GPU** (`python -m benchmarks.gpu_check`, from `{path}`, {doc['date']}): "
+           f"{doc['gpu']} against the CPU of the same machine ({doc['cpu']}). Denoising by each prior "
+           f"(`invrestore.denoise`, sigma 25/255, float32, best of 3 after a warm-up); "
+           f"`-`: not run (CPU runs over a minute) or failed."]
+    if doc.get("tests"):
+        out[-1] += f" `gpu` tests: {doc['tests']['summary']}."
+    out += ["", "| prior | size | CPU (ms) | GPU (ms) | CPU / GPU |", "|---|---|---|---|---|"]
+    for r in doc["priors"]:
+        ratio = (f"{r['cpu_s'] / r['gpu_s']:.1f}x" if r.get("cpu_s") and r.get("gpu_s")
+                 else "-")
+        out.append(f"| {r['prior']} | {r['size']} | {ms(r.get('cpu_s'))} | "
+                   f"{ms(r.get('gpu_s'))} | {ratio} |")
+    out += ["", "| task | CPU (ms) | GPU (ms) | PyTorch CUDA (ms) | invrestore / PyTorch |",
+            "|---|---|---|---|---|"]
+    for r in (doc.get("pnp"), doc.get("cnn")):
+        if not r:
+            continue
+        vs = (f"{r['gpu_s'] / r['torch_cuda_s']:.2f}x" if r.get("gpu_s")
+              and r.get("torch_cuda_s") else "-")
+        out.append(f"| {r['task']} | {ms(r.get('cpu_s'))} | {ms(r.get('gpu_s'))} | "
+                   f"{ms(r.get('torch_cuda_s'))} | {vs} |")
+    return out
+
+
 def render(results) -> str:
     out = [f"Machine: {results['machine']}; generated {results['date']}.", ""]
     if results["bicubic"]:
@@ -202,7 +234,7 @@ def render(results) -> str:
         out.append(f"| {r['operator']} | {1e3 * r['exact_s']:.2f} | {1e3 * r['cg_s']:.0f} | "
                    f"{r['cg_iterations']} | {r['speedup']:.0f}x | {r['rel_diff']:.1e} |")
     for key, fn in (("bench", render_bench), ("perf", render_perf),
-                    ("auto_lam", render_auto_lam)):
+                    ("auto_lam", render_auto_lam), ("gpu", render_gpu)):
         if results.get(key):
             part = fn(results[key], results[f"{key}_path"])
             if part:
@@ -222,6 +254,8 @@ def main(argv=None):
                    help="invrestore bench perf results to include when the file exists")
     p.add_argument("--auto-json", default="benchmarks/results/auto_lam.json",
                    help="benchmarks.auto_lam results to include when the file exists")
+    p.add_argument("--gpu-json", default="benchmarks/results/gpu.json",
+                   help="benchmarks.gpu_check results to include when the file exists")
     a = p.parse_args(argv)
     if a.no_run:
         results = json.loads(Path(a.json).read_text())
@@ -230,7 +264,7 @@ def main(argv=None):
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps(results, indent=1))
     for key, path in (("bench", a.bench_json), ("perf", a.perf_json),
-                      ("auto_lam", a.auto_json)):
+                      ("auto_lam", a.auto_json), ("gpu", a.gpu_json)):
         if path and Path(path).is_file():
             results[key] = json.loads(Path(path).read_text())
             results[f"{key}_path"] = path

@@ -1,0 +1,19 @@
+"""benchmarks/gpu_check.py runs end to end; without a GPU it fills the CPU columns only."""
+
+import json
+
+from invrestore.backend import cupy_available
+
+
+def test_gpu_check_quick_runs(tmp_path):
+    from benchmarks import gpu_check
+
+    out = tmp_path / "gpu.json"
+    assert gpu_check.main(["--quick", "--skip-tests", "--json", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["priors"] and all(r["cpu_s"] > 0 for r in rec["priors"])
+    assert {r["prior"] for r in rec["priors"]} >= {"tv", "wavelet", "learned"}
+    assert rec["pnp"]["cpu_s"] > 0
+    if not cupy_available():
+        assert rec["gpu"] is None
+        assert all(r["gpu_s"] is None for r in rec["priors"])
