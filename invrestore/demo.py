@@ -195,6 +195,7 @@ def run_demo(out="invrestore-demo", *, size=256, seed=0, force=False, stream=Non
     from .io import write_bytes
     from .metrics import psnr, ssim
     from .precompile import kernel_family
+    from .precompile import finish as precompile_finish
     from .precompile import start as precompile_start
 
     stream = sys.stdout if stream is None else stream
@@ -257,7 +258,7 @@ def run_demo(out="invrestore-demo", *, size=256, seed=0, force=False, stream=Non
                 say(f"{name:<11} {prior:<17} skipped: {why}")
                 continue
             if job is not None and prior in ahead:
-                job.wait()  # then its kernels load from the cache
+                precompile_finish(job)  # then its kernels load from the cache
                 job = None
             t0 = time.perf_counter()
             if name == "denoise":

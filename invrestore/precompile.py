@@ -12,11 +12,10 @@ for every prior after its first one: its first run after a fresh install took 55
 
 Examples
 --------
->>> from invrestore.precompile import start
+>>> from invrestore.precompile import finish, start
 >>> job = start(["nlm"])                   # None where it cannot help (one core, no cache)
 >>> # ... other work ...
->>> if job is not None:
-...     job.wait()                         # before the first use of an NLM prior
+>>> finish(job)                            # before the first use of an NLM prior
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["compile_priors", "kernel_family", "start"]
+__all__ = ["compile_priors", "finish", "kernel_family", "start"]
 
 #: Side of the image the kernels are compiled on (NLM needs its search window inside it).
 _SIDE = 48
@@ -79,6 +78,18 @@ def start(priors, dtype="float64"):
     env = dict(os.environ, NUMBA_NUM_THREADS="1")
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env)
+
+
+def finish(job, timeout=300.0):
+    """Wait for a :func:`start` job (None: nothing to wait for); past ``timeout`` seconds it is
+    stopped, and whatever it has not cached is compiled on first use as usual."""
+    if job is None:
+        return
+    try:
+        job.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        job.kill()
+        job.wait()
 
 
 def main(argv=None):

@@ -32,3 +32,13 @@ def test_main_compiles_in_process():
         precompile.main(["tv", "--dtype", "int8"])
     with pytest.raises(ValueError, match="unknown prior"):
         precompile.main(["no-such-prior"])
+
+
+def test_finish_waits_and_stops_a_stuck_job():
+    import subprocess
+    import sys
+
+    precompile.finish(None)
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    precompile.finish(job, timeout=0.5)
+    assert job.returncode is not None
