@@ -194,8 +194,8 @@ def run_demo(out="invrestore-demo", *, size=256, seed=0, force=False, stream=Non
     from .degradations import add_gaussian_noise
     from .io import write_bytes
     from .metrics import psnr, ssim
-    from .precompile import kernel_family
     from .precompile import finish as precompile_finish
+    from .precompile import kernel_family
     from .precompile import start as precompile_start
 
     stream = sys.stdout if stream is None else stream

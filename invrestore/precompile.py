@@ -48,7 +48,7 @@ def compile_priors(priors, dtype="float64"):
     Runs :func:`invrestore.denoise` once per prior on a small gray image of that dtype, so
     every kernel the prior's denoising step uses is compiled for that dtype.
     """
-    from . import denoise  # noqa: PLC0415
+    from . import denoise
 
     x = np.random.default_rng(0).random((_SIDE, _SIDE)).astype(dtype)
     for prior in priors:
