@@ -1,4 +1,5 @@
-"""The ``invrestore`` command: ``demo``, ``restore``, ``denoise``, ``bench`` and ``batch``.
+"""The ``invrestore`` command: ``demo``, ``restore``, ``denoise``, ``bench``, ``batch`` and
+``precompile``.
 
 ::
 
@@ -8,6 +9,7 @@
                               [--solver NAME] [--max-iter N] [--simulate] [--seed S] [--force]
     invrestore denoise IN OUT [--sigma S] [--method NAME | --weights FILE] [--lam LAM]
                               [--force]
+    invrestore precompile [--priors A,B] [--dtype float32|float64|both] [--jobs N]
     invrestore batch IN_DIR OUT_DIR [--method NAME | --weights FILE] [--sigma S] [--blur SPEC]
                                     [--boundary B] [--tile N] [--suffix S] [--workers N]
                                     [--scheduler ADDRESS] [--strict] [--force] [--no-progress]
@@ -103,7 +105,7 @@ def build_parser():
                 "argmin_x D(H x, y) + lam R(x).")
     p.add_argument("--version", action="version", version=f"invrestore {__version__}")
     sub = p.add_subparsers(dest="command", required=True,
-                           metavar="{demo,restore,denoise,bench,batch}")
+                           metavar="{demo,restore,denoise,bench,batch,precompile}")
 
     d = sub.add_parser("demo", help="restore a test image degraded five ways with every prior",
                        description="Degrade a test image five ways, restore each with every "
@@ -114,6 +116,17 @@ def build_parser():
     d.add_argument("--size", type=_count, default=256, help="image side, even (default 256)")
     d.add_argument("--seed", type=_seed, default=0, help="seed of noise and masks")
     d.add_argument("--force", action="store_true", help="replace an existing figure")
+
+    c = sub.add_parser("precompile", help="compile the Numba kernels now (a fresh install "
+                       "compiles them on first use)",
+                       description="Compile every prior's Numba kernels into the on-disk "
+                       "cache, one process per kernel family and dtype, so that no later run "
+                       "waits for compilation.")
+    c.add_argument("--priors", metavar="A,B,...", help="comma-separated priors (default: every "
+                   "available one)")
+    c.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
+    c.add_argument("--jobs", type=_count, default=None, help="processes at a time (default: "
+                   "the CPU count)")
 
     r = sub.add_parser("restore", help="restore an image through a forward model",
                        description="Restore OUT from the observation IN = H x + noise, with "
@@ -478,6 +491,28 @@ def _cmd_demo(a, out):
     return 0
 
 
+def _cmd_precompile(a, out):
+    from . import PRIOR_NAMES
+    from .precompile import compile_all
+
+    priors = None
+    if a.priors is not None:
+        priors = [p.strip().lower() for p in a.priors.split(",") if p.strip()]
+        unknown = [p for p in priors if p not in PRIOR_NAMES]
+        if unknown or not priors:
+            raise ValueError(f"--priors: unknown prior(s) {', '.join(unknown) or '(none)'}; "
+                             f"choose from {', '.join(PRIOR_NAMES)}")
+    dtypes = ("float64", "float32") if a.dtype == "both" else (a.dtype,)
+    t0 = time.perf_counter()
+    try:
+        compile_all(priors, dtypes, a.jobs, stream=out)
+    except RuntimeError as exc:
+        print(f"invrestore: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"compiled in {time.perf_counter() - t0:.1f} s", file=out)
+    return 0
+
+
 def main(argv=None):
     """Run the ``invrestore`` command with ``argv`` (default ``sys.argv[1:]``).
 
@@ -501,7 +536,7 @@ def main(argv=None):
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
     command = {"demo": _cmd_demo, "restore": _cmd_restore, "denoise": _cmd_denoise,
-               "batch": _cmd_batch}
+               "batch": _cmd_batch, "precompile": _cmd_precompile}
     try:
         return command[args.command](args, sys.stdout)
     except (ValueError, TypeError, OSError) as exc:

@@ -8,7 +8,9 @@ then loads them from the cache instead of compiling them itself. ``invrestore de
 for every prior after its first one: its first run after a fresh install took 55 s without and
 40 s with it on 2 cores.
 
-    python -m invrestore.precompile nlm learned --dtype float64
+    python -m invrestore.precompile nlm learned --dtype float64 float32
+    invrestore precompile            # every prior, both dtypes, one process per core
+
 
 Examples
 --------
@@ -24,11 +26,12 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["compile_priors", "finish", "kernel_family", "start"]
+__all__ = ["compile_all", "compile_priors", "finish", "kernel_family", "start"]
 
 #: Side of the image the kernels are compiled on (NLM needs its search window inside it).
 _SIDE = 48
@@ -74,7 +77,7 @@ def start(priors, dtype="float64"):
     if not priors or (os.cpu_count() or 1) < 2 or not _cache_writable():
         return None
     cmd = [sys.executable, "-m", "invrestore.precompile", "--dtype", str(np.dtype(dtype)),
-           *priors]
+           "--", *priors]
     env = dict(os.environ, NUMBA_NUM_THREADS="1")
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env)
@@ -92,13 +95,63 @@ def finish(job, timeout=300.0):
         job.wait()
 
 
+def compile_all(priors=None, dtypes=("float64", "float32"), jobs=None, stream=None):
+    """Compile the kernels of ``priors`` (default: every available one) for ``dtypes``, one
+    child process per kernel family, ``jobs`` (default: the CPU count) at a time.
+
+    For a fresh install, before the first real work (``invrestore precompile``): the compiled
+    kernels land in Numba's on-disk cache. Returns ``{family: seconds}`` and raises
+    ``RuntimeError`` naming the families that failed.
+    """
+    from . import available_priors
+
+    if priors is None:
+        priors = [p for p in available_priors() if p not in ("pnp", "bm3d")]
+    families = {}
+    for p in priors:
+        families.setdefault(kernel_family(p), p)
+    # One child per family compiling its dtypes in turn: two processes saving the same
+    # function's cache index at once could drop one of the entries.
+    dts = [str(np.dtype(d)) for d in dtypes]
+    todo = list(families.items())
+    jobs = max(1, int(jobs or os.cpu_count() or 1))
+    env = dict(os.environ, NUMBA_NUM_THREADS="1")
+    running, done, failed = [], {}, []
+    while todo or running:
+        while todo and len(running) < jobs:
+            fam, prior = todo.pop(0)
+            cmd = [sys.executable, "-m", "invrestore.precompile", "--dtype", *dts, "--", prior]
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    env=env)
+            running.append((fam, proc, time.perf_counter()))
+        time.sleep(0.05)
+        for item in list(running):
+            fam, proc, t0 = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            done[fam] = time.perf_counter() - t0
+            err = proc.stderr.read().decode(errors="replace").strip()
+            proc.stderr.close()
+            if proc.returncode:
+                failed.append(f"{fam}: {err.splitlines()[-1] if err else proc.returncode}")
+            if stream is not None:
+                status = "failed" if proc.returncode else "ready"
+                print(f"{fam:<18} {'/'.join(dts):<16} {status} in {done[fam]:.1f} s",
+                      file=stream, flush=True)
+    if failed:
+        raise RuntimeError("compilation failed: " + "; ".join(failed))
+    return done
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m invrestore.precompile",
                                  description="compile the Numba kernels of some priors")
     ap.add_argument("priors", nargs="+", help="prior names, as for invrestore.denoise")
-    ap.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    ap.add_argument("--dtype", nargs="+", default=["float64"], choices=["float32", "float64"])
     a = ap.parse_args(argv)
-    compile_priors(a.priors, a.dtype)
+    for dtype in a.dtype:
+        compile_priors(a.priors, dtype)
 
 
 if __name__ == "__main__":

@@ -42,3 +42,19 @@ def test_finish_waits_and_stops_a_stuck_job():
     job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     precompile.finish(job, timeout=0.5)
     assert job.returncode is not None
+
+
+def test_compile_all_and_the_cli(capsys):
+    from invrestore.cli import main
+
+    done = precompile.compile_all(["wavelet", "tikhonov"], ("float32",), jobs=2)
+    assert set(done) == {"wavelet", "tikhonov"}
+    assert main(["precompile", "--priors", "wavelet", "--dtype", "float64"]) == 0
+    assert "wavelet" in capsys.readouterr().out
+    assert main(["precompile", "--priors", "nope"]) == 2
+    assert "unknown prior" in capsys.readouterr().err
+
+
+def test_main_takes_several_dtypes():
+    precompile.main(["--dtype", "float32", "float64", "--", "wavelet"])
+    precompile.main(["wavelet", "--dtype", "float64", "float32"])
