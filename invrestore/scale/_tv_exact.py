@@ -53,6 +53,7 @@ def _records_numba(v, w, isotropic, max_iter, core, stop_tol, min_iter, check_ev
     import numba
 
     from ..kernels._tv_numba import SERIAL_BELOW, _fgp_pass
+    from ..kernels.tv import fista_momentum
 
     colour = v.ndim == 3
     v3 = np.ascontiguousarray(np.moveaxis(v, -1, 0) if colour else v[None])
@@ -70,13 +71,11 @@ def _records_numba(v, w, isotropic, max_iter, core, stop_tol, min_iter, check_ev
     while k < max_iter:
         if k in checks:
             records[k] = _core_sums_planar(v3, P0, P1, Q0, Q1, dt(w), core)
-        _fgp_pass(v3, P0, P1, Q0, Q1, R0, R1, dt(w), s, dt(beta), bool(isotropic), False,
-                  nblocks, dummy, dummy)
+        _fgp_pass(v3, P0, P1, Q0, Q1, R0, R1, dt(w), s, dt(beta), k == 0, bool(isotropic),
+                  False, nblocks, dummy, dummy)
         P0, Q0, R0 = R0, P0, Q0
         P1, Q1, R1 = R1, P1, Q1
-        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-        beta = (t - 1.0) / t_next
-        t = t_next
+        t, beta = fista_momentum(t)
         if k in records and k >= min_iter:
             d2, x2 = records[k]
             if math.sqrt(d2) <= stop_tol * math.sqrt(x2):
