@@ -129,10 +129,10 @@ def denoise(image, sigma=None, *, method="tv", lam="auto", full_output=False, **
         (:func:`~invrestore.estimation.estimate_sigma`).
     method : str, Prior or denoiser
         A name in :data:`PRIOR_NAMES`, a prior object, or a denoiser ``(x, sigma) -> x``.
-    lam : float or {"auto", "sure", "gcv"}
-        Prox step. ``"auto"`` (default): ``prior.denoise_step(sigma)``, the step calibrated on
-        Train400 for each prior (for a denoiser prior ``sigma**2``: the denoiser runs at
-        ``sigma``). ``"sure"`` / ``"gcv"``: chosen per image by
+    lam : float, None or {"auto", "sure", "gcv"}
+        Prox step. ``"auto"`` (default) or None (as in :func:`restore`):
+        ``prior.denoise_step(sigma)``, the step calibrated on Train400 for each prior (for a
+        denoiser prior ``sigma**2``: the denoiser runs at ``sigma``). ``"sure"`` / ``"gcv"``: chosen per image by
         :func:`~invrestore.parameters.choose_lam` (about 10 denoiser calls). A number: that
         step (a denoiser prior then runs at ``sqrt(lam)``).
     full_output : bool
@@ -169,6 +169,8 @@ def denoise(image, sigma=None, *, method="tv", lam="auto", full_output=False, **
     sigma = _sigma(sigma, x)
     R = get_prior(method, **options)
     info = {"sigma": sigma, "sigma_estimated": sigma_estimated}
+    if lam is None:
+        lam = "auto"
     if isinstance(lam, str):
         rule = lam.lower()
         if rule not in ("auto", "sure", "gcv"):

@@ -144,6 +144,7 @@ def test_denoise_rules_and_info():
     out2, info2 = ir.denoise(y, 0.1, method="tv", full_output=True)
     assert info2["lam_rule"] == "default" and not info2["sigma_estimated"]
     assert np.array_equal(out2, ir.denoise(y, 0.1, method="tv"))
+    assert np.array_equal(out2, ir.denoise(y, 0.1, method="tv", lam=None))  # as in restore()
     out3, info3 = ir.denoise(y, 0.1, method="tv", lam=info2["lam"], full_output=True)
     assert info3["lam_rule"] == "fixed" and np.allclose(out3, out2)
 
