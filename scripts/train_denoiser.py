@@ -37,7 +37,7 @@ def load_train400(folder):
     return [iio.imread(f).astype(np.float32) / 255.0 for f in files]
 
 
-def sample_batch(images, rng, batch, patch, sigma_max):
+def sample_batch(images, rng, batch, patch, sigma_max, low_fraction=0.0, sigma_low=10 / 255):
     xs = np.empty((batch, 1, patch, patch), np.float32)
     for b in range(batch):
         img = images[rng.integers(len(images))]
@@ -50,6 +50,9 @@ def sample_batch(images, rng, batch, patch, sigma_max):
             p = p[:, ::-1]
         xs[b, 0] = p
     sig = rng.uniform(0.0, sigma_max, size=(batch, 1, 1, 1)).astype(np.float32)
+    if low_fraction > 0:  # a share of the crops at low noise levels only
+        low = rng.random(batch) < low_fraction
+        sig[low] = rng.uniform(0.0, sigma_low, size=(int(low.sum()), 1, 1, 1)).astype(np.float32)
     noisy = xs + sig * rng.standard_normal(xs.shape).astype(np.float32)
     return xs, noisy, sig
 
@@ -153,6 +156,10 @@ def main(argv=None):
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--init", default=None, help="fine-tune from these .npz weights (no batch "
                    "norm: the file's folded convolutions are trained directly)")
+    p.add_argument("--low-fraction", type=float, default=0.0, help="share of the crops whose "
+                   "sigma is drawn from U[0, --sigma-low] instead of U[0, 75]/255")
+    p.add_argument("--sigma-low", type=float, default=10.0, help="upper end (in /255) of the "
+                   "low noise levels of --low-fraction")
     p.add_argument("--balanced", action="store_true", help="weight each crop's squared error "
                    "by 1 / (sigma^2 + (1/255)^2), so low noise levels count as much as high")
     args = p.parse_args(argv)
@@ -180,7 +187,8 @@ def main(argv=None):
     t0 = time.time()
     log = []
     for it in range(1, args.iters + 1):
-        x, y, s = sample_batch(images, rng, args.batch, args.patch, sigma_max)
+        x, y, s = sample_batch(images, rng, args.batch, args.patch, sigma_max,
+                               args.low_fraction, args.sigma_low / 255)
         xt = torch.from_numpy(x).to(memory_format=torch.channels_last)
         yt = torch.from_numpy(y).to(memory_format=torch.channels_last)
         err = (net(yt, torch.from_numpy(s)) - xt) ** 2
@@ -197,14 +205,19 @@ def main(argv=None):
             print(f"it {it} loss {loss.item():.3e} {time.time() - t0:.0f}s", flush=True)
         if it % args.save_every == 0 or it == args.iters:
             v = evaluate(torch, net, val, 25 / 255)
-            log.append({"iter": it, "seconds": round(time.time() - t0), "val_psnr_s25": v})
-            print(f"  it {it}: Set12[:4] sigma 25 PSNR {v:.2f} dB", flush=True)
+            v_low = evaluate(torch, net, val, 2.55 / 255)
+            log.append({"iter": it, "seconds": round(time.time() - t0), "val_psnr_s25": v,
+                        "val_psnr_s2.55": v_low})
+            print(f"  it {it}: Set12[:4] PSNR {v:.2f} dB at sigma 25, {v_low:.2f} dB at 2.55",
+                  flush=True)
             prov = {"data": "Train400 (400 gray 180x180)", "command":
                     "python scripts/train_denoiser.py " + " ".join(
                         f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
                         if k != "data" and v not in (None, False)),
                     "seed": args.seed, "iterations_done": it, "iterations": args.iters,
-                    "batch": args.batch, "patch": args.patch, "sigma_train": "U[0, 75]/255",
+                    "batch": args.batch, "patch": args.patch, "sigma_train": "U[0, 75]/255" + (
+                        f", {args.low_fraction:g} of the crops U[0, {args.sigma_low:g}]/255"
+                        if args.low_fraction > 0 else ""),
                     "optimizer": f"Adam lr {args.lr} cosine to 1%", "batch_norm": "folded",
                     "threads": args.threads, "train_seconds": round(time.time() - t0),
                     "torch": torch.__version__, "log": log}
