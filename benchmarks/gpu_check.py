@@ -196,6 +196,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="64x64 everywhere (checks the script)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
+    if min(a.sizes + [a.pnp_size, a.cnn_size]) < 16 or a.cpu_cap <= 0:
+        p.error("sizes must be >= 16 and --cpu-cap positive")
     if a.quick:
         a.sizes, a.pnp_size, a.cnn_size = [64], 64, 64
     device = _device_name()

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import pywt
 
-from .backend import check_image, to_numpy
+from .backend import check_image, check_scalar, to_numpy
 
 __all__ = ["estimate_sigma", "estimate_sigma_pca", "estimate_poisson_gaussian"]
 
@@ -223,6 +223,10 @@ def estimate_sigma_pca(y, *, observed=None, average=True, patch_size=7, stride=2
     0.05
     """
     y = to_numpy(check_image(y, "y"))
+    patch_size = check_scalar(patch_size, "patch_size", integer=True, positive=True)
+    stride = check_scalar(stride, "stride", integer=True, positive=True)
+    if min_patches is not None:
+        min_patches = check_scalar(min_patches, "min_patches", integer=True, nonnegative=True)
     ys = y[..., None] if y.ndim == 2 else y
     obs = None
     if observed is not None:

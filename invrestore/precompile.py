@@ -45,6 +45,29 @@ def kernel_family(prior):
     return _SAME_KERNELS.get(prior, prior)
 
 
+def _check(priors, dtypes):
+    """Prior names and dtypes, validated here rather than in a child whose error is lost."""
+    from . import PRIOR_NAMES
+
+    if isinstance(priors, str):
+        priors = [priors]
+    priors = [str(p).strip().lower() for p in priors]
+    unknown = [p for p in priors if p not in PRIOR_NAMES]
+    if unknown:
+        raise ValueError(f"priors: unknown prior(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(PRIOR_NAMES)}")
+    out = []
+    for d in dtypes:
+        try:
+            dt = np.dtype(d)
+        except TypeError as err:
+            raise TypeError(f"dtype must be float32 or float64, got {d!r}") from err
+        if dt not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {dt}")
+        out.append(str(dt))
+    return priors, out
+
+
 def compile_priors(priors, dtype="float64"):
     """Compile (or load from the cache) the kernels of ``priors`` for images of ``dtype``.
 
@@ -53,6 +76,7 @@ def compile_priors(priors, dtype="float64"):
     """
     from . import denoise
 
+    priors, (dtype,) = _check(priors, [dtype])
     x = np.random.default_rng(0).random((_SIDE, _SIDE)).astype(dtype)
     for prior in priors:
         denoise(x, 0.05, method=prior)
@@ -73,11 +97,10 @@ def start(priors, dtype="float64"):
     folder. The child's output is discarded; if it fails, the kernels are simply compiled on
     first use as usual.
     """
-    priors = [str(p) for p in priors]
+    priors, (dtype,) = _check(priors, [dtype])
     if not priors or (os.cpu_count() or 1) < 2 or not _cache_writable():
         return None
-    cmd = [sys.executable, "-m", "invrestore.precompile", "--dtype", str(np.dtype(dtype)),
-           "--", *priors]
+    cmd = [sys.executable, "-m", "invrestore.precompile", "--dtype", dtype, "--", *priors]
     env = dict(os.environ, NUMBA_NUM_THREADS="1")
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env)
@@ -107,12 +130,17 @@ def compile_all(priors=None, dtypes=("float64", "float32"), jobs=None, stream=No
 
     if priors is None:
         priors = [p for p in available_priors() if p not in ("pnp", "bm3d")]
+    priors, dtypes = _check(priors, dtypes)
+    if not priors or not dtypes:
+        raise ValueError("compile_all needs at least one prior and one dtype")
+    if jobs is not None and (int(jobs) != jobs or jobs < 1):
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     families = {}
     for p in priors:
         families.setdefault(kernel_family(p), p)
     # One child per family compiling its dtypes in turn: two processes saving the same
     # function's cache index at once could drop one of the entries.
-    dts = [str(np.dtype(d)) for d in dtypes]
+    dts = dtypes
     todo = list(families.items())
     jobs = max(1, int(jobs or os.cpu_count() or 1))
     env = dict(os.environ, NUMBA_NUM_THREADS="1")

@@ -163,6 +163,10 @@ def main(argv=None):
     p.add_argument("--balanced", action="store_true", help="weight each crop's squared error "
                    "by 1 / (sigma^2 + (1/255)^2), so low noise levels count as much as high")
     args = p.parse_args(argv)
+    if not 0.0 <= args.low_fraction <= 1.0:
+        p.error(f"--low-fraction must be in [0, 1], got {args.low_fraction}")
+    if not 0.0 < args.sigma_low <= 75.0:
+        p.error(f"--sigma-low must be in (0, 75], got {args.sigma_low}")
 
     import torch
 

@@ -147,6 +147,16 @@ def test_estimate_sigma_with_scattered_missing_pixels():
         assert abs(est / s - 1) < abs(mad / s - 1)
 
 
+def test_estimate_sigma_pca_bad_parameters():
+    from invrestore.estimation import estimate_sigma_pca
+
+    y = np.random.default_rng(1).random((32, 32))
+    for kw, name in (({"min_patches": -1}, "min_patches"), ({"patch_size": 0}, "patch_size"),
+                     ({"stride": 1.5}, "stride")):
+        with pytest.raises(ValueError, match=name):
+            estimate_sigma_pca(y, **kw)
+
+
 def test_identity_restore_equals_denoise_for_exact_prox():
     y = add_gaussian_noise(X, 0.05, rng=6)
     a = ir.denoise(y, 0.05, method="gradient_tikhonov")

@@ -17,3 +17,12 @@ def test_gpu_check_quick_runs(tmp_path):
     if not cupy_available():
         assert rec["gpu"] is None
         assert all(r["gpu_s"] is None for r in rec["priors"])
+
+
+def test_gpu_check_refuses_bad_sizes():
+    import pytest
+
+    from benchmarks import gpu_check
+
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--sizes", "0", "--skip-tests"])

@@ -58,3 +58,18 @@ def test_compile_all_and_the_cli(capsys):
 def test_main_takes_several_dtypes():
     precompile.main(["--dtype", "float32", "float64", "--", "wavelet"])
     precompile.main(["wavelet", "--dtype", "float64", "float32"])
+
+
+def test_bad_input_is_refused_before_any_child_starts():
+    with pytest.raises(ValueError, match="unknown prior"):
+        precompile.start(["nope"])
+    with pytest.raises(ValueError, match="unknown prior"):
+        precompile.compile_all(["tv", "nope"])
+    with pytest.raises(TypeError, match="dtype"):
+        precompile.compile_all(["wavelet"], ("int8",))
+    with pytest.raises(TypeError, match="dtype"):
+        precompile.start(["wavelet"], "float16")
+    with pytest.raises(ValueError, match="jobs"):
+        precompile.compile_all(["wavelet"], jobs=0)
+    with pytest.raises(ValueError, match="at least one"):
+        precompile.compile_all([], ("float32",))
