@@ -13,7 +13,11 @@ deblurring and CNN inference, in one run.
    2.55/255) with the calibrated weight (``lam=None``: the DPIR schedule, 8 HQS iterations).
 4. DnCNN-17 inference on 1024x1024 (the published sigma-25 weights where found, random
    otherwise): invrestore's engine on CuPy against PyTorch on CUDA with the same weights, and
-   their largest output difference.
+   their largest output difference. PyTorch runs twice: with its defaults (cuDNN may use TF32
+   tensor cores for float32 convolutions) and in strict float32 (``allow_tf32 = False``), the
+   arithmetic invrestore's engine does. The engine's chunk size is swept too.
+5. ``tv_prox``: exactly 100 FGP iterations on a 4096x4096 float32 image, the fused CUDA kernel
+   against the array-code version on the GPU and the Numba kernel on the CPU.
 
 Without CuPy or a CUDA device the GPU columns stay empty (the test suite runs the script that
 way with ``--quick``). Needs nothing beyond NumPy, SciPy, Numba, scikit-image, PyWavelets and
@@ -50,11 +54,12 @@ def _device_name():
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
-def _best(fn, sync=None, repeat=3):
+def _best(fn, sync=None, repeat=3, warm=True):
     """Best wall time of ``fn()`` after one warm-up (compilation, caches, allocator)."""
-    fn()
-    if sync is not None:
-        sync()
+    if warm:
+        fn()
+        if sync is not None:
+            sync()
     best = np.inf
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -73,43 +78,56 @@ def _image(n, seed=0):
     return x.astype(np.float32), (x + SIGMA * rng.standard_normal(x.shape)).astype(np.float32)
 
 
-def run_gpu_tests():
+def run_gpu_tests(workers=0):
     """``pytest -m gpu``: ``{"passed", "failed", "skipped", "returncode", "summary"}``."""
-    out = subprocess.run([sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p",
-                          "no:cacheprovider"], capture_output=True, text=True, check=False)
+    cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", "-rfE"]
+    if workers:
+        cmd += ["-n", str(workers)]  # pytest-xdist
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     lines = [ln for ln in out.stdout.strip().splitlines() if ln.strip()]
+    bad = [ln[:300] for ln in lines if ln.startswith(("FAILED", "ERROR"))]
+    if out.returncode not in (0, 5):
+        print(out.stdout[-20000:], out.stderr[-3000:], sep="\n", flush=True)
     summary = lines[-1] if lines else out.stderr.strip()[-300:]
     counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|skipped|error)", summary)}
     return {"passed": counts.get("passed", 0), "failed": counts.get("failed", 0)
             + counts.get("error", 0), "skipped": counts.get("skipped", 0),
-            "returncode": out.returncode, "summary": summary}
+            "returncode": out.returncode, "summary": summary, "not_passed": bad[:50]}
 
 
-def prior_rows(sizes, gpu, cpu_cap):
+def prior_rows(sizes, gpu, cpu_cap, gpu_cap=20.0, rows=None, save=None):
+    """One row per prior and size; appended to ``rows`` (``save()`` after each)."""
     import invrestore as ir
     from invrestore.backend import synchronize, to_device
 
-    rows = []
+    rows = [] if rows is None else rows
     for prior in ir.available_priors():
         if prior == "pnp":
             continue
-        cpu_prev = None
+        cpu_prev = gpu_prev = None
         for n in sorted(sizes):
             _, y = _image(n)
             row = {"prior": prior, "size": n, "cpu_s": None, "gpu_s": None}
             guess = None if cpu_prev is None else cpu_prev[1] * (n / cpu_prev[0]) ** 2
             if guess is None or guess <= cpu_cap:
-                row["cpu_s"] = _best(lambda y=y, p=prior: ir.denoise(y, SIGMA, method=p))
+                # compiled at the first size: one timed run at the larger ones
+                row["cpu_s"] = _best(lambda y=y, p=prior: ir.denoise(y, SIGMA, method=p),
+                                     repeat=1 if cpu_prev else 3, warm=cpu_prev is None)
                 cpu_prev = (n, row["cpu_s"])
-            if gpu:
+            gguess = None if gpu_prev is None else gpu_prev[1] * (n / gpu_prev[0]) ** 2
+            if gpu and (gguess is None or gguess <= gpu_cap):
                 yg = to_device(y, "cupy")
                 try:
                     row["gpu_s"] = _best(lambda yg=yg, p=prior: ir.denoise(yg, SIGMA, method=p),
-                                         lambda yg=yg: synchronize(yg))
+                                         lambda yg=yg: synchronize(yg),
+                                         repeat=3 if gguess is None or gguess < 1 else 1)
+                    gpu_prev = (n, row["gpu_s"])
                 except Exception as err:  # noqa: BLE001 - a prior without a GPU path: say so
                     row["gpu_error"] = f"{type(err).__name__}: {err}"[:200]
             rows.append(row)
             print(_fmt_row(row), flush=True)
+            if save is not None:
+                save()
     return rows
 
 
@@ -135,20 +153,31 @@ def pnp_row(n, gpu):
     return row
 
 
-def cnn_row(n, gpu):
+def cnn_row(n, gpu, chunks=(1 << 15, 1 << 16, 1 << 17, 1 << 18, 1 << 40)):
     """DnCNN-17 on ``n x n``: invrestore on CuPy against PyTorch on CUDA (same weights)."""
     from invrestore.backend import synchronize, to_device, to_numpy
+    from invrestore.nn import _flat_cuda
 
     from .nn_vs_torch import build, torch_dncnn
 
     row = {"task": f"DnCNN-17 inference {n}x{n}", "size": n, "gpu_s": None,
-           "torch_cuda_s": None}
+           "torch_cuda_s": None, "torch_cuda_fp32_s": None}
     if not gpu:
         return row
     import numba
 
     net, _, y, row["weights"] = build(numba.get_num_threads(), n)
     gnet, yg = net.to("cupy"), to_device(y, "cupy")
+    default = _flat_cuda.CHUNK_PIXELS
+    sweep = {}
+    try:
+        for c in chunks:
+            _flat_cuda.CHUNK_PIXELS = c
+            sweep[str(c)] = _best(lambda: gnet(yg, SIGMA), lambda: synchronize(yg), repeat=5)
+    finally:
+        _flat_cuda.CHUNK_PIXELS = default
+    row["chunk_sweep_s"] = sweep
+    row["chunk_pixels"] = default
     row["gpu_s"] = _best(lambda: gnet(yg, SIGMA), lambda: synchronize(yg), repeat=5)
     try:
         import torch
@@ -163,10 +192,40 @@ def cnn_row(n, gpu):
         with torch.inference_mode():
             return t - model(t)
 
-    row["torch_cuda_s"] = _best(run_torch, torch.cuda.synchronize, repeat=5)
-    row["max_abs_diff"] = float(np.abs(to_numpy(gnet(yg, SIGMA))
-                                       - run_torch()[0, 0].cpu().numpy()).max())
+    torch.backends.cudnn.benchmark = True
+    tf32 = torch.backends.cudnn.allow_tf32
+    row["torch_cudnn_allow_tf32_default"] = bool(tf32)
+    try:
+        row["torch_cuda_s"] = _best(run_torch, torch.cuda.synchronize, repeat=5)
+        torch.backends.cudnn.allow_tf32 = False
+        row["torch_cuda_fp32_s"] = _best(run_torch, torch.cuda.synchronize, repeat=5)
+        row["max_abs_diff"] = float(np.abs(to_numpy(gnet(yg, SIGMA))
+                                           - run_torch()[0, 0].cpu().numpy()).max())
+    finally:
+        torch.backends.cudnn.allow_tf32 = tf32
     print(_fmt_row(row), flush=True)
+    print(f"  chunk sweep (pixels: ms): "
+          + ", ".join(f"{k}: {_ms(v)}" for k, v in sweep.items()), flush=True)
+    return row
+
+
+def tv_row(n, gpu, iters=100):
+    """``tv_prox`` with exactly ``iters`` iterations on ``n x n`` float32 (tol=0)."""
+    from invrestore.backend import synchronize, to_device
+    from invrestore.kernels.tv import tv_prox
+
+    _, y = _image(n)
+    row = {"task": f"tv_prox, {iters} iterations, {n}x{n}", "size": n, "iters": iters,
+           "cpu_s": _best(lambda: tv_prox(y, 0.1, max_iter=iters, tol=0), repeat=1),
+           "gpu_s": None, "gpu_xp_s": None}
+    if gpu:
+        yg = to_device(y, "cupy")
+        row["gpu_s"] = _best(lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="cuda"),
+                             lambda: synchronize(yg), repeat=5)
+        row["gpu_xp_s"] = _best(lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="xp"),
+                                lambda: synchronize(yg), repeat=2)
+    print(_fmt_row(row) + (f"  (array code on the GPU: {_ms(row['gpu_xp_s'])} ms)"
+                           if row["gpu_xp_s"] else ""), flush=True)
     return row
 
 
@@ -180,7 +239,11 @@ def _fmt_row(r):
     if r.get("cpu_s") and r.get("gpu_s"):
         ratio = f"  CPU/GPU {r['cpu_s'] / r['gpu_s']:.1f}x"
     if r.get("torch_cuda_s") and r.get("gpu_s"):
-        ratio = f"  invrestore/torch {r['gpu_s'] / r['torch_cuda_s']:.2f}x"
+        ratio = (f"  torch {_ms(r['torch_cuda_s'])} ms (strict fp32 "
+                 f"{_ms(r.get('torch_cuda_fp32_s'))} ms)  invrestore/torch "
+                 f"{r['gpu_s'] / r['torch_cuda_s']:.2f}x")
+        if r.get("torch_cuda_fp32_s"):
+            ratio += f" (strict fp32 {r['gpu_s'] / r['torch_cuda_fp32_s']:.2f}x)"
     return (f"{name:45s} {r['size']:>5d}  CPU {_ms(r.get('cpu_s')):>9s} ms  "
             f"GPU {_ms(r.get('gpu_s')):>9s} ms{ratio}{'  ' + r['gpu_error'] if 'gpu_error' in r else ''}")
 
@@ -190,30 +253,47 @@ def main(argv=None):
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 4096])
     p.add_argument("--pnp-size", type=int, default=1024)
     p.add_argument("--cnn-size", type=int, default=1024)
-    p.add_argument("--cpu-cap", type=float, default=60.0,
+    p.add_argument("--tv-size", type=int, default=4096)
+    p.add_argument("--only", nargs="+", choices=["priors", "pnp", "cnn", "tv"],
+                   help="run these parts only (default: all)")
+    p.add_argument("--cpu-cap", type=float, default=20.0,
                    help="skip CPU runs expected to take longer (seconds)")
     p.add_argument("--skip-tests", action="store_true")
+    p.add_argument("--test-workers", type=int, default=0,
+                   help="run the gpu tests in this many processes (pytest-xdist)")
     p.add_argument("--quick", action="store_true", help="64x64 everywhere (checks the script)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
-    if min(a.sizes + [a.pnp_size, a.cnn_size]) < 16 or a.cpu_cap <= 0:
+    if min(a.sizes + [a.pnp_size, a.cnn_size, a.tv_size]) < 16 or a.cpu_cap <= 0:
         p.error("sizes must be >= 16 and --cpu-cap positive")
     if a.quick:
-        a.sizes, a.pnp_size, a.cnn_size = [64], 64, 64
+        a.sizes, a.pnp_size, a.cnn_size, a.tv_size = [64], 64, 64, 64
     device = _device_name()
     gpu = device is not None
     print(f"GPU: {device or 'none (CuPy or a CUDA device missing): CPU columns only'}")
     record = {"date": datetime.date.today().isoformat(), "gpu": device,
               "cpu": platform.processor() or platform.machine(), "sigma": SIGMA}
+    parts = set(a.only or ["priors", "pnp", "cnn", "tv"])
+
+    def save():  # after every part, so that a run cut short keeps what it measured
+        if a.json:
+            Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.json).write_text(json.dumps(record, indent=1) + "\n")
+
     if not a.skip_tests:
-        record["tests"] = run_gpu_tests()
+        record["tests"] = run_gpu_tests(a.test_workers)
         print(f"gpu tests: {record['tests']['summary']}", flush=True)
-    record["priors"] = prior_rows(a.sizes, gpu, a.cpu_cap)
-    record["pnp"] = pnp_row(a.pnp_size, gpu)
-    record["cnn"] = cnn_row(a.cnn_size, gpu)
-    if a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps(record, indent=1) + "\n")
+        save()
+    steps = [("tv", lambda: tv_row(a.tv_size, gpu)), ("cnn", lambda: cnn_row(a.cnn_size, gpu)),
+             ("pnp", lambda: pnp_row(a.pnp_size, gpu)),
+             ("priors", lambda: prior_rows(a.sizes, gpu, a.cpu_cap,
+                                           rows=record.setdefault("priors", []), save=save))]
+    for name, step in steps:
+        if name in parts:
+            t0 = time.perf_counter()
+            record[name] = step()
+            print(f"[{name}: {time.perf_counter() - t0:.0f} s]", flush=True)
+            save()
     failed = record.get("tests", {}).get("failed", 0)
     return 1 if failed else 0
 

@@ -149,25 +149,42 @@ def render_gpu(doc, path) -> list:
 
     out = [f"**GPU** (`python -m benchmarks.gpu_check`, from `{path}`, {doc['date']}): "
            f"{doc['gpu']} against the CPU of the same machine ({doc['cpu']}). Denoising by each prior "
-           f"(`invrestore.denoise`, sigma 25/255, float32, best of 3 after a warm-up); "
-           f"`-`: not run (CPU runs over a minute) or failed."]
+           f"(`invrestore.denoise`, sigma 25/255, float32, best of 3 after a warm-up; one timed "
+           f"run where a run takes seconds); `-`: not run (a CPU run expected over 20 s) or "
+           f"failed."]
     if doc.get("tests"):
         out[-1] += f" `gpu` tests: {doc['tests']['summary']}."
     out += ["", "| prior | size | CPU (ms) | GPU (ms) | CPU / GPU |", "|---|---|---|---|---|"]
-    for r in doc["priors"]:
+    for r in doc.get("priors") or []:
         ratio = (f"{r['cpu_s'] / r['gpu_s']:.1f}x" if r.get("cpu_s") and r.get("gpu_s")
                  else "-")
         out.append(f"| {r['prior']} | {r['size']} | {ms(r.get('cpu_s'))} | "
                    f"{ms(r.get('gpu_s'))} | {ratio} |")
-    out += ["", "| task | CPU (ms) | GPU (ms) | PyTorch CUDA (ms) | invrestore / PyTorch |",
-            "|---|---|---|---|---|"]
-    for r in (doc.get("pnp"), doc.get("cnn")):
+    out += ["", "| task | CPU (ms) | GPU (ms) | CPU / GPU | PyTorch CUDA (ms) | "
+            "invrestore / PyTorch |", "|---|---|---|---|---|---|"]
+    for r in (doc.get("tv"), doc.get("pnp"), doc.get("cnn")):
         if not r:
             continue
-        vs = (f"{r['gpu_s'] / r['torch_cuda_s']:.2f}x" if r.get("gpu_s")
-              and r.get("torch_cuda_s") else "-")
-        out.append(f"| {r['task']} | {ms(r.get('cpu_s'))} | {ms(r.get('gpu_s'))} | "
-                   f"{ms(r.get('torch_cuda_s'))} | {vs} |")
+        torch_ms, vs = "-", "-"
+        if r.get("torch_cuda_s"):
+            torch_ms = (f"{ms(r['torch_cuda_s'])} (defaults); "
+                        f"{ms(r.get('torch_cuda_fp32_s'))} (strict float32)")
+            if r.get("gpu_s"):
+                vs = f"{r['gpu_s'] / r['torch_cuda_s']:.2f}x"
+                if r.get("torch_cuda_fp32_s"):
+                    vs += f"; {r['gpu_s'] / r['torch_cuda_fp32_s']:.2f}x"
+        ratio = (f"{r['cpu_s'] / r['gpu_s']:.1f}x" if r.get("cpu_s") and r.get("gpu_s")
+                 else "-")
+        out.append(f"| {r['task']} | {ms(r.get('cpu_s'))} | {ms(r.get('gpu_s'))} | {ratio} | "
+                   f"{torch_ms} | {vs} |")
+    cnn = doc.get("cnn") or {}
+    if cnn.get("torch_cuda_s"):
+        out += ["", f"PyTorch's defaults let cuDNN use TF32 tensor cores for float32 "
+                f"convolutions (`torch.backends.cudnn.allow_tf32` was "
+                f"{cnn.get('torch_cudnn_allow_tf32_default')}); invrestore's engine computes in "
+                f"float32 throughout, as PyTorch does with `allow_tf32 = False`. Largest "
+                f"difference between the two outputs: {cnn.get('max_abs_diff', float('nan')):.1e} "
+                f"(weights: {cnn.get('weights')})."]
     return out
 
 

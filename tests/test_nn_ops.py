@@ -163,3 +163,75 @@ def test_against_torch():
     np.testing.assert_array_equal(F.pixel_unshuffle(x[:8], 2),
                                   back(tf.pixel_unshuffle(xt[:, :, :8], 2)))
     np.testing.assert_array_equal(F.pixel_shuffle(x, 2), back(tf.pixel_shuffle(xt, 2)))
+
+
+def _replay_gemm_plan(geo, xf, wt, b, res, chunk):
+    """The cuBLAS path's calls (:func:`gemm_plan`) and epilogue, replayed with NumPy."""
+    from invrestore.nn._flat import prepare
+    from invrestore.nn._flat_cuda import gemm_plan
+
+    taps, kh, kw = prepare(wt)
+    out = geo.empty(np, taps.shape[2])
+    out[:] = np.nan  # every output row of the interior must be written, the rest untouched
+    out[:geo.q_start] = 0
+    out[geo.q_end:] = 0
+    for s, n, t, row, beta in gemm_plan(geo.q_start, geo.q_end, taps.shape[0],
+                                        geo.offsets(kh, kw), chunk):
+        if t is None:
+            v = out[s:s + n] + b + res[s:s + n]
+            v = np.maximum(v, 0)
+            col = (np.arange(s, s + n) - geo.slack) % geo.wp
+            v[(col < geo.pad) | (col >= geo.wp - geo.pad)] = 0
+            out[s:s + n] = v
+            continue
+        prod = xf[row:row + n] @ taps[t]
+        out[s:s + n] = prod if beta == 0 else out[s:s + n] + prod
+    return out
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 40, 10_000])
+@pytest.mark.parametrize(("ci", "co", "k", "pad"), [(1, 8, 3, 1), (6, 5, 3, 2), (4, 3, 5, 2)])
+def test_gpu_gemm_plan_computes_the_convolution(chunk, ci, co, k, pad):
+    h, w = 9, 13
+    x, wt, b = rand(h, w, ci), rand(co, ci, k, k), rand(co)
+    geo = FlatGeometry(h, w, pad)
+    res = geo.to_flat(rand(h, w, co))
+    y = _replay_gemm_plan(geo, geo.to_flat(x), wt, b, res, chunk)
+    ref = np.maximum(R.conv2d(x, wt, b, padding=k // 2) + geo.interior(res), 0)
+    np.testing.assert_allclose(geo.interior(y), ref, atol=2e-5 * max(1, ci * k * k) ** 0.5)
+    assert np.isfinite(y).all()
+    grid = geo.grid(y)
+    assert not grid[:pad].any() and not grid[:, :pad].any() and not grid[:, w + pad:].any()
+
+
+def test_conv_flat_rejects_unknown_impl():
+    geo = FlatGeometry(5, 6, 1)
+    with pytest.raises(ValueError, match="impl"):
+        conv_flat(geo, geo.to_flat(rand(5, 6, 2)), rand(3, 2, 3, 3), impl="cudnn")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("chunk", [None, 50, 1 << 30])
+@pytest.mark.parametrize(("ci", "co", "k", "pad"), [(1, 8, 3, 1), (20, 6, 3, 1), (16, 5, 5, 2)])
+def test_conv_flat_cublas_matches_reference(chunk, ci, co, k, pad):
+    import cupy as cp
+
+    from invrestore.nn._flat import prepare
+    from invrestore.nn._flat_cuda import conv_flat_cupy
+
+    h, w = 23, 31
+    x, wt, b = rand(h, w, ci), rand(co, ci, k, k), rand(co)
+    geo = FlatGeometry(h, w, pad)
+    res = geo.to_flat(rand(h, w, co))
+    ref = np.maximum(R.conv2d(x, wt, b, padding=k // 2) + geo.interior(res), 0)
+    taps, kh, kw = prepare(cp.asarray(wt))
+    for residual in (cp.asarray(res), None):
+        out = geo.empty(cp, co)
+        conv_flat_cupy(geo, cp.asarray(geo.to_flat(x)), taps, cp.asarray(b),
+                       geo.offsets(kh, kw), True, residual, out, chunk=chunk)
+        want = ref if residual is not None else np.maximum(
+            R.conv2d(x, wt, b, padding=k // 2), 0)
+        y = cp.asnumpy(out)
+        np.testing.assert_allclose(geo.interior(y), want, atol=2e-5 * max(1, ci * k * k) ** 0.5)
+        grid = geo.grid(y)
+        assert not grid[:pad].any() and not grid[:, :pad].any() and not grid[:, w + pad:].any()

@@ -25,8 +25,10 @@ Kernels. ``conv_flat`` dispatches to
   im2col band (``K = kh kw Cin``) is used instead. OpenBLAS itself is held to one thread during
   the call (see :func:`blas_single_thread`): the bands are the parallelism, and OpenBLAS's
   spinning worker threads would otherwise compete with Numba's.
-* an array version (CuPy, and the fallback): the same sum of products with ``xp.matmul`` over
-  the whole image.
+* for CuPy input, one cuBLAS ``sgemm`` per tap that accumulates into the output, over chunks
+  of pixels that stay in the GPU's L2 cache (:mod:`invrestore.nn._flat_cuda`);
+* an array version (the fallback): the same sum of products with ``xp.matmul`` over the whole
+  image.
 
 Measured on the 2-core AMD EPYC (AVX-512) development machine, one 64 -> 64 3x3 layer on a
 512 x 512 image on one thread: 217 ms (89 GFLOP/s) with the per-tap products, against 444 ms
@@ -258,8 +260,9 @@ def conv_flat(geo, x, weight, bias=None, *, relu=False, residual=None, out=None,
         Buffer of the output's shape added before the ReLU (residual blocks).
     out : ndarray or None
         Output buffer (must not be ``x``); allocated when None. Its pad rows must be zero.
-    impl : {None, "numba", "xp"}
-        Kernel choice; None picks Numba for NumPy input where available.
+    impl : {None, "numba", "cublas", "xp"}
+        Kernel choice; None picks Numba for NumPy input where available and cuBLAS
+        (:mod:`invrestore.nn._flat_cuda`) for CuPy input; ``"xp"`` is the plain array version.
 
     Returns
     -------
@@ -281,7 +284,16 @@ def conv_flat(geo, x, weight, bias=None, *, relu=False, residual=None, out=None,
     b = xp.zeros(co, np.float32) if bias is None else xp.asarray(bias, dtype=np.float32)
     offs = geo.offsets(kh, kw)
     if impl is None:
-        impl = "numba" if xp is np and numba_blas_available() else "xp"
+        if xp is np:
+            impl = "numba" if numba_blas_available() else "xp"
+        else:
+            impl = "cublas"
+    if impl not in ("numba", "cublas", "xp"):
+        raise ValueError(f"conv_flat: impl must be None, 'numba', 'cublas' or 'xp', got {impl!r}")
+    if impl == "cublas":
+        from ._flat_cuda import conv_flat_cupy
+
+        return conv_flat_cupy(geo, x, taps, b, offs, relu, residual, out)
     if impl == "numba":
         band = max(1, round(BAND_PIXELS / geo.wp)) * geo.wp
         res = residual if residual is not None else out
