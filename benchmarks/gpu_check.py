@@ -153,7 +153,7 @@ def pnp_row(n, gpu):
     return row
 
 
-def cnn_row(n, gpu, chunks=(1 << 15, 1 << 16, 1 << 17, 1 << 18, 1 << 40)):
+def cnn_row(n, gpu, chunks=(None, 1 << 16, 1 << 18)):
     """DnCNN-17 on ``n x n``: invrestore on CuPy against PyTorch on CUDA (same weights)."""
     from invrestore.backend import synchronize, to_device, to_numpy
     from invrestore.nn import _flat_cuda

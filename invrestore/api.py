@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .backend import as_float_image, check_scalar, get_xp, get_xsp
+from .backend import as_float_image, check_scalar, device_of, get_xp, get_xsp
 from .estimation import estimate_sigma
 from .functionals import (L1, DataFidelity, DenoiserPrior, Functional, KullbackLeibler, L21,
                           Prior, SquaredL2, Zero)
@@ -27,10 +27,13 @@ def _registry():
             return DenoiserPrior(cls(**kw))
         return make
 
-    def learned(name="gray", **kw):
+    def learned(name="gray", device=None, **kw):
         from .nn import load_shipped
 
-        return DenoiserPrior(load_shipped(name, **kw))
+        net = load_shipped(name, **kw)
+        if device is not None and device != net.device:
+            net = net.to(device)  # weights built here for the caller's array: moved by design
+        return DenoiserPrior(net)
 
     def custom(denoiser=None, **kw):
         if denoiser is None:
@@ -88,10 +91,16 @@ def available_priors():
     return tuple(names)
 
 
-def get_prior(prior, **options) -> Prior:
+def get_prior(prior, *, device=None, **options) -> Prior:
     """A :class:`~invrestore.functionals.Prior` from a name in :data:`PRIOR_NAMES` (options go
     to its constructor; ``"pnp"`` takes ``denoiser=``), a prior object, or a denoiser
-    ``(x, sigma) -> x`` (wrapped in :class:`~invrestore.functionals.DenoiserPrior`)."""
+    ``(x, sigma) -> x`` (wrapped in :class:`~invrestore.functionals.DenoiserPrior`).
+
+    ``device`` (``"numpy"`` or ``"cupy"``) places the weights of a prior built here by name
+    (``"learned"``); :func:`denoise` and :func:`restore` pass the device of their input, so
+    ``prior="learned"`` runs on the GPU for a CuPy image. Priors given as objects are never
+    moved: applying one with NumPy weights to a CuPy array raises an error that says
+    ``.to("cupy")``."""
     from .denoisers import Denoiser
     from .functionals import DenoiserPrior
 
@@ -108,6 +117,8 @@ def get_prior(prior, **options) -> Prior:
     key = prior.lower()
     if key not in reg:
         raise ValueError(f"unknown prior {prior!r}; choose one of {', '.join(PRIOR_NAMES)}")
+    if device is not None and key == "learned":
+        options["device"] = device
     return reg[key](**options)
 
 
@@ -167,7 +178,7 @@ def denoise(image, sigma=None, *, method="tv", lam="auto", full_output=False, **
         raise ValueError(f"image must be (H, W) or (H, W, C), got shape {tuple(x.shape)}")
     sigma_estimated = sigma is None
     sigma = _sigma(sigma, x)
-    R = get_prior(method, **options)
+    R = get_prior(method, device=device_of(x), **options)
     info = {"sigma": sigma, "sigma_estimated": sigma_estimated}
     if lam is None:
         lam = "auto"
@@ -305,7 +316,7 @@ def restore(y, operator, *, prior="tv", sigma=None, lam="auto", solver="auto", d
     if key not in _DATA:
         raise ValueError(f"unknown data term {data!r}; choose one of l2, poisson, l1")
     loss_cls = _DATA[key]
-    R = get_prior(prior)
+    R = get_prior(prior, device=device_of(y))
     observed = _observed_pixels(operator)
     sigma_estimated = sigma is None
     if y.ndim in (2, 3):

@@ -167,30 +167,37 @@ def test_against_torch():
 
 def _replay_gemm_plan(geo, xf, wt, b, res, chunk):
     """The cuBLAS path's calls (:func:`gemm_plan`) and epilogue, replayed with NumPy."""
+    from numpy.lib.stride_tricks import as_strided
+
     from invrestore.nn._flat import prepare
     from invrestore.nn._flat_cuda import gemm_plan
 
     taps, kh, kw = prepare(wt)
-    out = geo.empty(np, taps.shape[2])
+    ci, co = taps.shape[1:]
+    out = geo.empty(np, co)
     out[:] = np.nan  # every output row of the interior must be written, the rest untouched
     out[:geo.q_start] = 0
     out[geo.q_end:] = 0
-    for s, n, t, row, beta in gemm_plan(geo.q_start, geo.q_end, taps.shape[0],
-                                        geo.offsets(kh, kw), chunk):
-        if t is None:
+    flat = xf.reshape(-1)
+    for s, n, i, row, beta in gemm_plan(geo.q_start, geo.q_end, kh, kw, geo.wp, chunk):
+        if i is None:
             v = out[s:s + n] + b + res[s:s + n]
             v = np.maximum(v, 0)
             col = (np.arange(s, s + n) - geo.slack) % geo.wp
             v[(col < geo.pad) | (col >= geo.wp - geo.pad)] = 0
             out[s:s + n] = v
             continue
-        prod = xf[row:row + n] @ taps[t]
-        out[s:s + n] = prod if beta == 0 else out[s:s + n] + prod
+        assert row >= 0 and (row + kw * (n - 1) + kw) * ci <= flat.size
+        a = as_strided(flat[row * ci:], shape=(n, kw * ci), strides=(kw * ci * 4, 4))
+        prod = a @ taps[i * kw:(i + 1) * kw].reshape(kw * ci, co)
+        rows = slice(s, s + kw * (n - 1) + 1, kw)
+        out[rows] = prod if beta == 0 else out[rows] + prod
     return out
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 40, 10_000])
-@pytest.mark.parametrize(("ci", "co", "k", "pad"), [(1, 8, 3, 1), (6, 5, 3, 2), (4, 3, 5, 2)])
+@pytest.mark.parametrize("chunk", [1, 2, 7, 40, None])
+@pytest.mark.parametrize(("ci", "co", "k", "pad"), [(1, 8, 3, 1), (6, 5, 3, 2), (4, 3, 5, 2),
+                                                    (3, 2, 1, 1)])
 def test_gpu_gemm_plan_computes_the_convolution(chunk, ci, co, k, pad):
     h, w = 9, 13
     x, wt, b = rand(h, w, ci), rand(co, ci, k, k), rand(co)
@@ -227,8 +234,8 @@ def test_conv_flat_cublas_matches_reference(chunk, ci, co, k, pad):
     taps, kh, kw = prepare(cp.asarray(wt))
     for residual in (cp.asarray(res), None):
         out = geo.empty(cp, co)
-        conv_flat_cupy(geo, cp.asarray(geo.to_flat(x)), taps, cp.asarray(b),
-                       geo.offsets(kh, kw), True, residual, out, chunk=chunk)
+        conv_flat_cupy(geo, cp.asarray(geo.to_flat(x)), taps, kh, kw, cp.asarray(b), True,
+                       residual, out, chunk=chunk)
         want = ref if residual is not None else np.maximum(
             R.conv2d(x, wt, b, padding=k // 2), 0)
         y = cp.asnumpy(out)

@@ -293,7 +293,7 @@ def conv_flat(geo, x, weight, bias=None, *, relu=False, residual=None, out=None,
     if impl == "cublas":
         from ._flat_cuda import conv_flat_cupy
 
-        return conv_flat_cupy(geo, x, taps, b, offs, relu, residual, out)
+        return conv_flat_cupy(geo, x, taps, kh, kw, b, relu, residual, out)
     if impl == "numba":
         band = max(1, round(BAND_PIXELS / geo.wp)) * geo.wp
         res = residual if residual is not None else out

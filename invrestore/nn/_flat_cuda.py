@@ -1,20 +1,23 @@
 """The padded-flat convolution of :mod:`invrestore.nn._flat` on CuPy arrays, through cuBLAS.
 
-For each tap ``t`` the product ``x[q + off_t] @ W_t`` over a run of pixels is one ``sgemm``
-that *accumulates* into the output (``beta = 1`` from the second tap on), so no temporary of
-the size of the activations is written and added: per tap the memory traffic is the input run
-plus one read-modify-write of the output run, against an input read, a temporary written and
-three passes to add it for ``y += xp.matmul(...)``.
+Phases. In the channels-last flat layout the ``kw`` horizontal taps of a tap row ``i`` read,
+for output pixel ``q``, the ``kw Cin`` *contiguous* floats that start at pixel
+``q + (i - ph) Wp - pw``. For the output pixels of one phase ``q = q0 + r + kw m``
+(``r = 0 .. kw - 1``) these operands are consecutive, non-overlapping rows of ``kw Cin`` floats,
+i.e. a plain strided matrix with leading dimension ``kw Cin``. So a tap row is one ``sgemm`` with
+``K = kw Cin`` per phase (leading dimension of the output ``kw Cout``), and a 3x3 convolution
+is 3 phases x 3 tap rows = 9 products of ``K = 3 Cin`` over a third of the pixels each, instead of
+9 products of ``K = Cin`` over all pixels: the same input read, a third of the output
+read-modify-writes, and three times the arithmetic per byte.
 
-The pixels are taken in chunks of :data:`CHUNK_PIXELS` (whole padded rows are not needed: the
-pad columns are zeroed by the epilogue). A chunk's output and input (``64 x 4`` bytes a pixel
-each at 64 channels) then stay in the GPU's L2 cache across the taps of the chunk, so the nine
-read-modify-writes of the output hit the cache rather than the device memory. The epilogue
-(bias, residual, ReLU, zeroed pad columns) is one fused elementwise kernel per chunk, run while
-the chunk is still cached.
+Each ``sgemm`` after the first of a phase *accumulates* into the output (``beta = 1``), so no
+temporary of the size of the activations is written and added. The epilogue (bias, residual,
+ReLU, zeroed pad columns) is one fused elementwise kernel. The pixels can be taken in chunks
+(``CHUNK_PIXELS``); on an H200 the whole image in one go was fastest for DnCNN at 1024x1024
+(``benchmarks/gpu_check.py`` sweeps it).
 
-Row-major ``C (n x co) = A (n x ci) @ B (ci x co)`` is, read column-major, ``C^T = B^T A^T``:
-``sgemm(N, N, m=co, n=n, k=ci, B, ld=co, A, ld=ci, C, ld=co)`` on the same pointers.
+Row-major ``C (n x co) = A (n x k) @ B (k x co)`` is, read column-major, ``C^T = B^T A^T``:
+``sgemm(N, N, m=co, n=n, k=k, B, ld=co, A, ld=lda, C, ld=ldc)`` on the same pointers.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ import numpy as np
 
 __all__ = ["CHUNK_PIXELS", "conv_flat_cupy", "gemm_plan"]
 
-#: Pixels per chunk of output (tuned on an H200: see ``benchmarks/gpu_check.py``).
-CHUNK_PIXELS = 1 << 17
+#: Pixels per chunk of output (None: the whole image).
+CHUNK_PIXELS = None
 
 _EPILOGUE = {}
 
@@ -39,19 +42,24 @@ _EPILOGUE_BODY = """
 """
 
 
-def gemm_plan(q0, q1, n_taps, offs, chunk):
-    """The ``sgemm`` calls of one convolution, in order.
+def gemm_plan(q0, q1, kh, kw, wp, chunk=None):
+    """The ``sgemm`` calls of one ``kh x kw`` convolution (padding ``(kh//2, kw//2)``), in order.
 
-    Yields ``(start, count, tap, input_row, beta)``: output rows ``start .. start + count``
-    accumulate ``x[input_row .. input_row + count] @ W_tap``, with ``beta = 0`` for the first
-    tap of a chunk (overwrite) and 1 after it. A chunk ends with the marker
-    ``(start, count, None, None, None)``, after which its epilogue runs.
+    Yields ``(out_row, count, tap_row, in_row, beta)``: output rows
+    ``out_row + kw m`` (``m < count``) accumulate the product of the ``kw Cin`` floats that start
+    at input row ``in_row + kw m`` with the taps ``tap_row kw .. tap_row kw + kw - 1`` stacked,
+    with ``beta = 0`` for the first tap row of a phase (overwrite) and 1 after it. Each chunk of
+    pixels ends with the marker ``(start, count, None, None, None)``, after which its epilogue
+    runs.
     """
-    chunk = max(1, int(chunk))
+    ph, pw = (kh - 1) // 2, (kw - 1) // 2
+    chunk = q1 - q0 if chunk is None else max(1, int(chunk))
     for s in range(q0, q1, chunk):
         n = min(chunk, q1 - s)
-        for t in range(n_taps):
-            yield s, n, t, s + int(offs[t]), 0.0 if t == 0 else 1.0
+        for r in range(min(kw, n)):
+            count = (n - r + kw - 1) // kw
+            for i in range(kh):
+                yield s + r, count, i, s + r + (i - ph) * wp - pw, 0.0 if i == 0 else 1.0
         yield s, n, None, None, None
 
 
@@ -70,11 +78,11 @@ def _epilogue(residual):
     return kern
 
 
-def conv_flat_cupy(geo, x, taps, b, offs, relu, residual, out, chunk=None):
+def conv_flat_cupy(geo, x, taps, kh, kw, b, relu, residual, out, chunk=None):
     """``out[q0:q1] = relu(b + residual + sum_t x[q + off_t] @ taps[t])``, pad columns zeroed.
 
     ``x``, ``out`` (and ``residual``) are C-contiguous float32 CuPy buffers of the padded-flat
-    layout ``geo``; ``taps`` is ``(n_taps, ci, co)`` float32, C-contiguous.
+    layout ``geo``; ``taps`` is ``(kh kw, ci, co)`` float32, C-contiguous (:func:`prepare`).
     """
     import cupy as cp
     from cupy.cuda import cublas
@@ -82,6 +90,8 @@ def conv_flat_cupy(geo, x, taps, b, offs, relu, residual, out, chunk=None):
     if not (x.flags.c_contiguous and out.flags.c_contiguous and taps.flags.c_contiguous):
         raise ValueError("conv_flat_cupy needs C-contiguous buffers")
     nk, ci, co = (int(s) for s in taps.shape)
+    if kh * kw != nk:
+        raise ValueError(f"conv_flat_cupy: {nk} taps do not form a {kh}x{kw} kernel")
     q0, q1 = geo.q_start, geo.q_end
     handle = cp.cuda.device.get_cublas_handle()
     cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
@@ -93,16 +103,16 @@ def conv_flat_cupy(geo, x, taps, b, offs, relu, residual, out, chunk=None):
     item = 4
     xa, oa, ta = x.data.ptr, out.data.ptr, taps.data.ptr
     try:
-        for s, n, t, row, beta in gemm_plan(q0, q1, nk, offs,
+        for s, n, i, row, beta in gemm_plan(q0, q1, kh, kw, geo.wp,
                                             CHUNK_PIXELS if chunk is None else chunk):
-            if t is None:
+            if i is None:
                 y = out[s:s + n]
                 extra = (residual[s:s + n],) if residual is not None else ()
                 kern(b, *extra, co, s, geo.slack, geo.wp, geo.pad, bool(relu), y)
                 continue
-            cublas.sgemm(handle, cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, co, n, ci, ptr[1.0],
-                         ta + t * ci * co * item, co, xa + row * ci * item, ci, ptr[beta],
-                         oa + s * co * item, co)
+            cublas.sgemm(handle, cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, co, n, kw * ci,
+                         ptr[1.0], ta + i * kw * ci * co * item, co, xa + row * ci * item,
+                         kw * ci, ptr[beta], oa + s * co * item, kw * co)
     finally:
         cublas.setPointerMode(handle, mode)
     return out

@@ -97,8 +97,11 @@ class TorchDenoiser(Denoiser):
             raise ValueError(f"{self!r} runs on {self.device} but the image is a CuPy array; "
                              "create it with device='cuda' or pass a NumPy image")
         t = torch.from_dlpack(x)  # shares the GPU memory
-        if t.device != self.device:
-            raise ValueError(f"image is on {t.device}, the module on {self.device}")
+        # "cuda" (no index) means the current device, which is where CuPy's array lives
+        want = self.device.index if self.device.index is not None else torch.cuda.current_device()
+        if t.device.index != want:
+            raise ValueError(f"image is on {t.device}, the module on {self.device}; move the "
+                             f"image (cupy.cuda.Device({want}).use()) or the module")
         return t
 
     def _denoise(self, x, sigma):
