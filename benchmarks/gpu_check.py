@@ -258,6 +258,8 @@ def main(argv=None):
                    help="run these parts only (default: all)")
     p.add_argument("--cpu-cap", type=float, default=20.0,
                    help="skip CPU runs expected to take longer (seconds)")
+    p.add_argument("--gpu-cap", type=float, default=10.0,
+                   help="skip GPU runs expected to take longer (seconds)")
     p.add_argument("--skip-tests", action="store_true")
     p.add_argument("--test-workers", type=int, default=0,
                    help="run the gpu tests in this many processes (pytest-xdist)")
@@ -286,7 +288,7 @@ def main(argv=None):
         save()
     steps = [("tv", lambda: tv_row(a.tv_size, gpu)), ("cnn", lambda: cnn_row(a.cnn_size, gpu)),
              ("pnp", lambda: pnp_row(a.pnp_size, gpu)),
-             ("priors", lambda: prior_rows(a.sizes, gpu, a.cpu_cap,
+             ("priors", lambda: prior_rows(a.sizes, gpu, a.cpu_cap, a.gpu_cap,
                                            rows=record.setdefault("priors", []), save=save))]
     for name, step in steps:
         if name in parts:

@@ -20,7 +20,9 @@ from invrestore.kernels._tv_cuda import SOURCE, fgp_fused
 
 SHIM = r"""
 #include <cmath>
+#include <limits>
 using std::fmax; using std::fmin; using std::sqrt;
+#define TV_HOST_EMULATION
 struct tv_dim3 { unsigned x; };
 static tv_dim3 threadIdx, blockIdx, blockDim;
 #define __global__
@@ -42,6 +44,33 @@ extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T*
 }
 TV_HOST(host_f32, tv_fgp_pass_f32, float)
 TV_HOST(host_f64, tv_fgp_pass_f64, double)
+
+// The tiled pass: every block, then every channel; each phase for all threads in turn (what
+// __syncthreads() guarantees on the GPU). Shared memory is poisoned with NaN for each block.
+#define TV_TILE_HOST(NAME, T)                                                                \
+extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T* Q1, T* R0, \
+                     T* R1, int C, int H, int W, T w, T s, T beta, int cold, int iso)       \
+{                                                                                           \
+    static T r0s[TV_R0_N], r1s[TV_R1_N], zs[TV_Z_N];                                        \
+    const T nan = std::numeric_limits<T>::quiet_NaN();                                      \
+    for (int y0 = 0; y0 < H; y0 += TV_TY)                                                   \
+        for (int x0 = 0; x0 < W; x0 += TV_TX)                                               \
+            for (int c = 0; c < C; ++c) {                                                   \
+                const long base = (long)c * H * W;                                          \
+                for (int e = 0; e < TV_R0_N; ++e) r0s[e] = nan;                             \
+                for (int e = 0; e < TV_R1_N; ++e) r1s[e] = nan;                             \
+                for (int e = 0; e < TV_Z_N; ++e) zs[e] = nan;                               \
+                for (int t = 0; t < TV_THREADS; ++t)                                        \
+                    tv_tile_duals<T>(P0, P1, Q0, Q1, base, H, W, beta, cold, y0, x0, t,     \
+                                     r0s, r1s);                                             \
+                for (int t = 0; t < TV_THREADS; ++t)                                        \
+                    tv_tile_z<T>(v, base, H, W, w, y0, x0, t, r0s, r1s, zs);                \
+                for (int t = 0; t < TV_THREADS; ++t)                                        \
+                    tv_tile_out<T>(R0, R1, base, H, W, s, iso, y0, x0, t, r0s, r1s, zs);    \
+            }                                                                               \
+}
+TV_TILE_HOST(host_tile_f32, float)
+TV_TILE_HOST(host_tile_f64, double)
 """
 
 
@@ -56,17 +85,19 @@ def host_kernels(tmp_path_factory):
     subprocess.run([cxx, "-O1", "-std=c++14", "-shared", "-fPIC", str(d / "tv.cpp"), "-o",
                     str(lib)], check=True, capture_output=True)
     dll = ctypes.CDLL(str(lib))
-    return {np.dtype(np.float32): (dll.host_f32, ctypes.c_float),
-            np.dtype(np.float64): (dll.host_f64, ctypes.c_double)}
+    return {np.dtype(np.float32): (dll.host_f32, dll.host_tile_f32, ctypes.c_float),
+            np.dtype(np.float64): (dll.host_f64, dll.host_tile_f64, ctypes.c_double)}
 
 
-def _launcher(host_kernels, dtype):
-    fn, cscalar = host_kernels[np.dtype(dtype)]
+def _launcher(host_kernels, dtype, tiled=False):
+    """Host twin of :func:`cupy_launcher`: the same choice between the two passes."""
+    pixel, tile, cscalar = host_kernels[np.dtype(dtype)]
 
     def launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso):
         arrays = (v, P0, P1, Q0, Q1, R0, R1)
         assert all(a.flags.c_contiguous and a.dtype == v.dtype for a in arrays)
         C, H, W = v.shape
+        fn = tile if tiled and (C == 1 or not iso) else pixel
         fn(*(a.ctypes.data_as(ctypes.c_void_p) for a in arrays), ctypes.c_int(C),
            ctypes.c_int(H), ctypes.c_int(W), cscalar(w), cscalar(s), cscalar(beta),
            ctypes.c_int(int(cold)), ctypes.c_int(int(iso)))
@@ -78,20 +109,21 @@ def _planar(v):
     return np.ascontiguousarray(np.moveaxis(v, -1, 0) if v.ndim == 3 else v[None])
 
 
+@pytest.mark.parametrize("tiled", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(9, 11), (1, 7), (6, 1), (8, 5, 3)])
+@pytest.mark.parametrize("shape", [(9, 11), (1, 7), (6, 1), (8, 5, 3), (37, 70), (17, 33, 2)])
 @pytest.mark.parametrize("isotropic", [True, False])
 @pytest.mark.parametrize(("max_iter", "tol"), [(0, 0.0), (1, 0.0), (2, 0.0), (13, 0.0),
                                                (300, 1e-4)])
-def test_host_compiled_kernel_matches_numba(host_kernels, dtype, shape, isotropic, max_iter,
-                                            tol):
+def test_host_compiled_kernel_matches_numba(host_kernels, tiled, dtype, shape, isotropic,
+                                            max_iter, tol):
     rng = np.random.default_rng(sum(shape) + max_iter)
     v = rng.random(shape).astype(dtype)
     w = 0.15
     ref, info = tv_prox(v, w, isotropic=isotropic, max_iter=max_iter, tol=tol,
                         return_info=True, impl="numba")
     x3, p0, p1, k, _ = fgp_fused(_planar(v), None, w, isotropic, max_iter, tol, 5,
-                                   _launcher(host_kernels, dtype), np)
+                                   _launcher(host_kernels, dtype, tiled), np)
     x = np.moveaxis(x3, 0, -1) if v.ndim == 3 else x3[0]
     atol = 2e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(x, ref, atol=atol)
@@ -101,15 +133,16 @@ def test_host_compiled_kernel_matches_numba(host_kernels, dtype, shape, isotropi
     np.testing.assert_allclose(dual, info.dual, atol=10 * atol)
 
 
+@pytest.mark.parametrize("tiled", [False, True])
 @pytest.mark.parametrize("isotropic", [True, False])
-def test_host_compiled_kernel_warm_start(host_kernels, isotropic):
+def test_host_compiled_kernel_warm_start(host_kernels, isotropic, tiled):
     rng = np.random.default_rng(1)
     v = rng.random((10, 12, 3))
     _, info = tv_prox(v, 0.2, isotropic=isotropic, max_iter=7, tol=0.0, return_info=True)
     ref = tv_prox(v + 0.01, 0.2, isotropic=isotropic, max_iter=9, tol=0.0, dual=info.dual)
     p = np.moveaxis(info.dual, -1, 1)  # (2, C, H, W)
     x3, *_ = fgp_fused(_planar(v + 0.01), np.ascontiguousarray(p), 0.2, isotropic, 9, 0.0, 5,
-                       _launcher(host_kernels, np.float64), np)
+                       _launcher(host_kernels, np.float64, tiled), np)
     np.testing.assert_allclose(np.moveaxis(x3, 0, -1), ref, atol=1e-12)
 
 
@@ -124,6 +157,7 @@ def test_source_compiles_for_a_gpu(tmp_path):
     assert out.returncode == 0, out.stderr
     ptx = (tmp_path / "tv.ptx").read_text()
     assert "tv_fgp_pass_f32" in ptx and "tv_fgp_pass_f64" in ptx
+    assert "tv_fgp_tile_f32" in ptx and "tv_fgp_tile_f64" in ptx
 
 
 @pytest.mark.gpu
