@@ -204,7 +204,7 @@ def cnn_row(n, gpu, chunks=(None, 1 << 16, 1 << 18)):
     finally:
         torch.backends.cudnn.allow_tf32 = tf32
     print(_fmt_row(row), flush=True)
-    print(f"  chunk sweep (pixels: ms): "
+    print("  chunk sweep (pixels: ms): "
           + ", ".join(f"{k}: {_ms(v)}" for k, v in sweep.items()), flush=True)
     return row
 

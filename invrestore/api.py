@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from .backend import as_float_image, check_scalar, device_of, get_xp, get_xsp
 from .estimation import estimate_sigma
-from .functionals import (L1, DataFidelity, DenoiserPrior, Functional, KullbackLeibler, L21,
-                          Prior, SquaredL2, Zero)
+from .functionals import (
+    L1,
+    L21,
+    DataFidelity,
+    DenoiserPrior,
+    Functional,
+    KullbackLeibler,
+    Prior,
+    SquaredL2,
+    Zero,
+)
 from .operators import Gradient, LinearOperator, Mask
 from .parameters import LAM_RULES, choose_lam
 from .solvers import ADMM, FISTA, HQS, PDHG, PnPADMM
@@ -16,8 +25,13 @@ __all__ = ["denoise", "restore", "get_prior", "available_priors", "initial_guess
 
 
 def _registry():
-    from .functionals import (DenoiserPrior, GradientTikhonov, Tikhonov, TotalVariation,
-                              WaveletL1)
+    from .functionals import (
+        DenoiserPrior,
+        GradientTikhonov,
+        Tikhonov,
+        TotalVariation,
+        WaveletL1,
+    )
 
     def pnp(module, name):
         def make(**kw):
