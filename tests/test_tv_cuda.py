@@ -23,7 +23,7 @@ SHIM = r"""
 #include <limits>
 using std::fmax; using std::fmin; using std::sqrt;
 #define TV_HOST_EMULATION
-struct tv_dim3 { unsigned x; };
+struct tv_dim3 { unsigned x, y; };
 static tv_dim3 threadIdx, blockIdx, blockDim;
 #define __global__
 #define __device__
@@ -71,6 +71,23 @@ extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T*
 }
 TV_TILE_HOST(host_tile_f32, float)
 TV_TILE_HOST(host_tile_f64, double)
+
+// The strip pass: no synchronisation, so every thread of every block in turn.
+#define TV_STRIP_HOST(NAME, KERNEL, T)                                                       \
+extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T* Q1, T* R0, \
+                     T* R1, int C, int H, int W, T w, T s, T beta, int cold, int iso,       \
+                     int rows)                                                              \
+{                                                                                           \
+    blockDim.x = 16;                                                                        \
+    for (unsigned by = 0; (long)by * rows < H; ++by)                                        \
+        for (unsigned bx = 0; bx * 16 < (unsigned)W + 16; ++bx)                             \
+            for (unsigned t = 0; t < 16; ++t) {                                             \
+                blockIdx.x = bx; blockIdx.y = by; threadIdx.x = t;                          \
+                KERNEL(v, P0, P1, Q0, Q1, R0, R1, C, H, W, w, s, beta, cold, iso, rows);    \
+            }                                                                               \
+}
+TV_STRIP_HOST(host_strip_f32, tv_fgp_strip_f32, float)
+TV_STRIP_HOST(host_strip_f64, tv_fgp_strip_f64, double)
 """
 
 
@@ -85,22 +102,27 @@ def host_kernels(tmp_path_factory):
     subprocess.run([cxx, "-O1", "-std=c++14", "-shared", "-fPIC", str(d / "tv.cpp"), "-o",
                     str(lib)], check=True, capture_output=True)
     dll = ctypes.CDLL(str(lib))
-    return {np.dtype(np.float32): (dll.host_f32, dll.host_tile_f32, ctypes.c_float),
-            np.dtype(np.float64): (dll.host_f64, dll.host_tile_f64, ctypes.c_double)}
+    return {np.dtype(np.float32): (dll.host_f32, dll.host_tile_f32, dll.host_strip_f32,
+                                   ctypes.c_float),
+            np.dtype(np.float64): (dll.host_f64, dll.host_tile_f64, dll.host_strip_f64,
+                                   ctypes.c_double)}
 
 
-def _launcher(host_kernels, dtype, tiled=False):
-    """Host twin of :func:`cupy_launcher`: the same choice between the two passes."""
-    pixel, tile, cscalar = host_kernels[np.dtype(dtype)]
+def _launcher(host_kernels, dtype, variant="pixel", rows=3):
+    """Host twin of :func:`cupy_launcher`: the same choice between the passes."""
+    pixel, tile, strip, cscalar = host_kernels[np.dtype(dtype)]
 
     def launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso):
         arrays = (v, P0, P1, Q0, Q1, R0, R1)
         assert all(a.flags.c_contiguous and a.dtype == v.dtype for a in arrays)
         C, H, W = v.shape
-        fn = tile if tiled and (C == 1 or not iso) else pixel
+        fn = {"pixel": pixel, "tile": tile, "strip": strip}[variant]
+        if C > 1 and iso:
+            fn = pixel
+        extra = (ctypes.c_int(rows),) if fn is strip else ()
         fn(*(a.ctypes.data_as(ctypes.c_void_p) for a in arrays), ctypes.c_int(C),
            ctypes.c_int(H), ctypes.c_int(W), cscalar(w), cscalar(s), cscalar(beta),
-           ctypes.c_int(int(cold)), ctypes.c_int(int(iso)))
+           ctypes.c_int(int(cold)), ctypes.c_int(int(iso)), *extra)
 
     return launch
 
@@ -109,13 +131,13 @@ def _planar(v):
     return np.ascontiguousarray(np.moveaxis(v, -1, 0) if v.ndim == 3 else v[None])
 
 
-@pytest.mark.parametrize("tiled", [False, True])
+@pytest.mark.parametrize("variant", ["pixel", "tile", "strip"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(9, 11), (1, 7), (6, 1), (8, 5, 3), (37, 70), (17, 33, 2)])
 @pytest.mark.parametrize("isotropic", [True, False])
 @pytest.mark.parametrize(("max_iter", "tol"), [(0, 0.0), (1, 0.0), (2, 0.0), (13, 0.0),
                                                (300, 1e-4)])
-def test_host_compiled_kernel_matches_numba(host_kernels, tiled, dtype, shape, isotropic,
+def test_host_compiled_kernel_matches_numba(host_kernels, variant, dtype, shape, isotropic,
                                             max_iter, tol):
     rng = np.random.default_rng(sum(shape) + max_iter)
     v = rng.random(shape).astype(dtype)
@@ -123,7 +145,7 @@ def test_host_compiled_kernel_matches_numba(host_kernels, tiled, dtype, shape, i
     ref, info = tv_prox(v, w, isotropic=isotropic, max_iter=max_iter, tol=tol,
                         return_info=True, impl="numba")
     x3, p0, p1, k, _ = fgp_fused(_planar(v), None, w, isotropic, max_iter, tol, 5,
-                                   _launcher(host_kernels, dtype, tiled), np)
+                                   _launcher(host_kernels, dtype, variant), np)
     x = np.moveaxis(x3, 0, -1) if v.ndim == 3 else x3[0]
     atol = 2e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(x, ref, atol=atol)
@@ -133,16 +155,17 @@ def test_host_compiled_kernel_matches_numba(host_kernels, tiled, dtype, shape, i
     np.testing.assert_allclose(dual, info.dual, atol=10 * atol)
 
 
-@pytest.mark.parametrize("tiled", [False, True])
+@pytest.mark.parametrize(("variant", "rows"), [("pixel", 3), ("tile", 3), ("strip", 1),
+                                               ("strip", 4), ("strip", 64)])
 @pytest.mark.parametrize("isotropic", [True, False])
-def test_host_compiled_kernel_warm_start(host_kernels, isotropic, tiled):
+def test_host_compiled_kernel_warm_start(host_kernels, isotropic, variant, rows):
     rng = np.random.default_rng(1)
     v = rng.random((10, 12, 3))
     _, info = tv_prox(v, 0.2, isotropic=isotropic, max_iter=7, tol=0.0, return_info=True)
     ref = tv_prox(v + 0.01, 0.2, isotropic=isotropic, max_iter=9, tol=0.0, dual=info.dual)
     p = np.moveaxis(info.dual, -1, 1)  # (2, C, H, W)
     x3, *_ = fgp_fused(_planar(v + 0.01), np.ascontiguousarray(p), 0.2, isotropic, 9, 0.0, 5,
-                       _launcher(host_kernels, np.float64, tiled), np)
+                       _launcher(host_kernels, np.float64, variant, rows), np)
     np.testing.assert_allclose(np.moveaxis(x3, 0, -1), ref, atol=1e-12)
 
 
@@ -158,14 +181,19 @@ def test_source_compiles_for_a_gpu(tmp_path):
     ptx = (tmp_path / "tv.ptx").read_text()
     assert "tv_fgp_pass_f32" in ptx and "tv_fgp_pass_f64" in ptx
     assert "tv_fgp_tile_f32" in ptx and "tv_fgp_tile_f64" in ptx
+    assert "tv_fgp_strip_f32" in ptx and "tv_fgp_strip_f64" in ptx
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA device")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(33, 47), (20, 18, 3)])
+@pytest.mark.parametrize("shape", [(33, 47), (20, 18, 3), (300, 270)])
 @pytest.mark.parametrize("isotropic", [True, False])
-def test_cupy_fused_kernel_matches_numba(dtype, shape, isotropic):
+@pytest.mark.parametrize("variant", ["strip", "tile", "pixel"])
+def test_cupy_fused_kernel_matches_numba(dtype, shape, isotropic, variant, monkeypatch):
+    from invrestore.kernels import _tv_cuda
+
+    monkeypatch.setattr(_tv_cuda, "DEFAULT_VARIANT", variant)
     v = np.random.default_rng(2).random(shape).astype(dtype)
     for max_iter, tol in ((25, 0.0), (300, 1e-4)):
         ref, info = tv_prox(v, 0.1, isotropic=isotropic, max_iter=max_iter, tol=tol,

@@ -7,8 +7,15 @@ The maths is that of :mod:`invrestore.kernels.tv` and the Numba kernel
 
 reading ``v``, ``P``, ``Q`` and writing ``R`` once (the array-code version in
 :func:`invrestore.kernels.tv._fgp_xp` makes about fifteen passes over memory per iteration).
-One thread per pixel; the neighbours' ``r`` and ``z`` it needs are recomputed from cached reads
-rather than stored. Layout: planar ``(C, H, W)``, C-contiguous, duals ``P0``/``P1`` of the same
+Three versions of the pass (:data:`VARIANTS`):
+
+* ``"pixel"``: one thread per pixel; the neighbours' ``r`` and ``z`` it needs are recomputed
+  from cached reads (three ``z`` and about thirty loads per pixel);
+* ``"tile"``: one block per 16x32 tile through shared memory, each ``r`` and ``z`` formed once;
+* ``"strip"`` (:data:`DEFAULT_VARIANT`): one thread per column of a strip of rows, walking
+  down with the previous row in registers (no shared memory, no synchronisation).
+
+Vectorial isotropic TV of several channels runs the per-pixel pass. Layout: planar ``(C, H, W)``, C-contiguous, duals ``P0``/``P1`` of the same
 shape with the Neumann invariants ``p0[:, H - 1] = 0`` and ``p1[:, :, W - 1] = 0``; vectorial
 isotropic TV couples the channels of a pixel in one thread.
 
@@ -26,7 +33,8 @@ import numpy as np
 
 from .tv import fista_momentum
 
-__all__ = ["SOURCE", "TILE", "TILE_THREADS", "cupy_launcher", "fgp_fused"]
+__all__ = ["DEFAULT_VARIANT", "SOURCE", "TILE", "TILE_THREADS", "VARIANTS", "cupy_launcher",
+           "fgp_fused", "strip_rows"]
 
 SOURCE = r"""
 template <typename T>
@@ -215,6 +223,77 @@ __device__ __forceinline__ void tv_tile_out(T* R0, T* R1, long base, int H, int 
     }
 }
 
+// ---- Strip pass: one thread per column, walking down a strip of rows ----
+// Thread (k, strip) computes z for columns k and k + 1 row by row and emits row i - 1 once
+// z of row i is known, keeping the previous row's r0, r1 and z in registers: no shared memory,
+// no synchronisation, and every load of a warp is a coalesced row segment (the k + 1 and k - 1
+// reads hit the same cache lines). Each input is read from memory once per strip plus one
+// halo row; z is computed twice per pixel (by threads k and k - 1), which is arithmetic the
+// memory-bound pass has to spare. For one channel, or anisotropic TV.
+template <typename T>
+__device__ __forceinline__ void tv_strip_column(const T* v, const T* P0, const T* P1,
+                                                const T* Q0, const T* Q1, T* R0, T* R1,
+                                                long base, int H, int W, T w, T s, T beta,
+                                                int cold, int iso, int k, int y0, int y1)
+{
+    const bool right = k + 1 < W;
+    T r0a_up = tv_r0(P0, Q0, base, y0 - 1, k, H, W, beta, cold);
+    T r0b_up = right ? tv_r0(P0, Q0, base, y0 - 1, k + 1, H, W, beta, cold) : T(0);
+    T za_up = T(0), zb_up = T(0), r1a_up = T(0);
+    for (int i = y0; i <= y1; ++i) {
+        T r0a = T(0), r0b = T(0), r1a = T(0), za = T(0), zb = T(0);
+        if (i < H) {
+            const long row = base + (long)i * W;
+            r0a = tv_r0(P0, Q0, base, i, k, H, W, beta, cold);
+            r1a = tv_r1(P1, Q1, base, i, k, W, beta, cold);
+            const T r1l = tv_r1(P1, Q1, base, i, k - 1, W, beta, cold);
+            za = v[row + k] + w * ((r0a - r0a_up) + (r1a - r1l));
+            if (right) {
+                r0b = tv_r0(P0, Q0, base, i, k + 1, H, W, beta, cold);
+                const T r1b = tv_r1(P1, Q1, base, i, k + 1, W, beta, cold);
+                zb = v[row + k + 1] + w * ((r0b - r0b_up) + (r1b - r1a));
+            }
+        }
+        if (i > y0) {  // row i - 1 of column k
+            const T a0 = i - 1 < H - 1 ? r0a_up + s * (za - za_up) : T(0);
+            const T a1 = right ? r1a_up + s * (zb_up - za_up) : T(0);
+            const long o = base + (long)(i - 1) * W + k;
+            if (iso) {
+                const T f = T(1) / fmax(T(1), sqrt(a0 * a0 + a1 * a1));
+                R0[o] = a0 * f;
+                R1[o] = a1 * f;
+            } else {
+                R0[o] = fmin(fmax(a0, T(-1)), T(1));
+                R1[o] = fmin(fmax(a1, T(-1)), T(1));
+            }
+        }
+        r0a_up = r0a;
+        r0b_up = r0b;
+        r1a_up = r1a;
+        za_up = za;
+        zb_up = zb;
+    }
+}
+
+#define TV_STRIP_ENTRY(NAME, T)                                                               \
+extern "C" __global__ void NAME(const T* __restrict__ v, const T* __restrict__ P0,           \
+                                const T* __restrict__ P1, const T* __restrict__ Q0,           \
+                                const T* __restrict__ Q1, T* __restrict__ R0,                 \
+                                T* __restrict__ R1, int C, int H, int W, T w, T s, T beta,    \
+                                int cold, int iso, int rows)                                  \
+{                                                                                             \
+    const int k = (int)(blockIdx.x * blockDim.x + threadIdx.x);                               \
+    const int y0 = (int)blockIdx.y * rows;                                                    \
+    if (k >= W || y0 >= H) return;                                                            \
+    const int y1 = y0 + rows < H ? y0 + rows : H;                                             \
+    for (int c = 0; c < C; ++c)                                                               \
+        tv_strip_column<T>(v, P0, P1, Q0, Q1, R0, R1, (long)c * H * W, H, W, w, s, beta,      \
+                           cold, iso, k, y0, y1);                                             \
+}
+
+TV_STRIP_ENTRY(tv_fgp_strip_f32, float)
+TV_STRIP_ENTRY(tv_fgp_strip_f64, double)
+
 #ifndef TV_HOST_EMULATION
 #define TV_TILE_ENTRY(NAME, T)                                                                \
 extern "C" __global__ void __launch_bounds__(TV_THREADS)                                      \
@@ -258,27 +337,51 @@ def _module():
     return cp.RawModule(code=SOURCE, options=("--std=c++14",))
 
 
-def cupy_launcher(dtype, tiled=True):
+#: Passes of :func:`cupy_launcher`: "strip", "tile" (shared memory) and "pixel".
+VARIANTS = ("strip", "tile", "pixel")
+
+#: The pass :func:`~invrestore.kernels.tv.tv_prox` uses (``benchmarks/gpu_check.py`` times
+#: all of them).
+DEFAULT_VARIANT = "strip"
+
+#: Threads per block of the strip pass (consecutive columns).
+STRIP_THREADS = 128
+
+
+def strip_rows(H, W, target_threads=1 << 19):
+    """Rows per strip: enough strips for about ``target_threads`` threads, 4 to 64 rows."""
+    return int(min(64, max(4, (H * W) // target_threads)))
+
+
+def cupy_launcher(dtype, variant=None):
     """``launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso)`` running one fused pass.
 
-    ``tiled``: the shared-memory tiled pass where it applies (one channel, or anisotropic TV),
-    else the one-thread-per-pixel pass.
+    ``variant`` (:data:`VARIANTS`) applies to one channel or anisotropic TV; vectorial
+    isotropic TV of several channels always runs the per-pixel pass.
     """
+    variant = DEFAULT_VARIANT if variant is None else variant
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     dtype = np.dtype(dtype)
     suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[dtype]
     pixel = _module().get_function(f"tv_fgp_pass_{suffix}")
-    tile = _module().get_function(f"tv_fgp_tile_{suffix}") if tiled else None
+    fused = (None if variant == "pixel"
+             else _module().get_function(f"tv_fgp_{variant}_{suffix}"))
     ty = dtype.type
 
     def launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso):
         C, H, W = v.shape
         args = (v, P0, P1, Q0, Q1, R0, R1, np.int32(C), np.int32(H), np.int32(W), ty(w),
                 ty(s), ty(beta), np.int32(cold), np.int32(iso))
-        if tile is not None and (C == 1 or not iso):
-            grid = ((W + TILE[1] - 1) // TILE[1], (H + TILE[0] - 1) // TILE[0])
-            tile(grid, (TILE_THREADS,), args)
-        else:
+        if fused is None or (C > 1 and iso):
             pixel(((H * W + THREADS - 1) // THREADS,), (THREADS,), args)
+        elif variant == "tile":
+            grid = ((W + TILE[1] - 1) // TILE[1], (H + TILE[0] - 1) // TILE[0])
+            fused(grid, (TILE_THREADS,), args)
+        else:
+            rows = strip_rows(H, W)
+            grid = ((W + STRIP_THREADS - 1) // STRIP_THREADS, (H + rows - 1) // rows)
+            fused(grid, (STRIP_THREADS,), args + (np.int32(rows),))
 
     return launch
 
