@@ -154,14 +154,15 @@ def pnp_row(n, gpu):
 
 
 def cnn_row(n, gpu, chunks=(None, 1 << 16, 1 << 18)):
-    """DnCNN-17 on ``n x n``: invrestore on CuPy against PyTorch on CUDA (same weights)."""
+    """DnCNN-17 on ``n x n``: invrestore on CuPy against PyTorch on CUDA (same weights), in
+    float32 and with TF32 tensor cores allowed (PyTorch's default for cuDNN convolutions)."""
     from invrestore.backend import synchronize, to_device, to_numpy
-    from invrestore.nn import _flat_cuda
+    from invrestore.nn import _flat_cuda, tf32
 
     from .nn_vs_torch import build, torch_dncnn
 
     row = {"task": f"DnCNN-17 inference {n}x{n}", "size": n, "gpu_s": None,
-           "torch_cuda_s": None, "torch_cuda_fp32_s": None}
+           "gpu_tf32_s": None, "torch_cuda_s": None, "torch_cuda_fp32_s": None}
     if not gpu:
         return row
     import numba
@@ -179,6 +180,10 @@ def cnn_row(n, gpu, chunks=(None, 1 << 16, 1 << 18)):
     row["chunk_sweep_s"] = sweep
     row["chunk_pixels"] = default
     row["gpu_s"] = _best(lambda: gnet(yg, SIGMA), lambda: synchronize(yg), repeat=5)
+    with tf32():
+        row["gpu_tf32_s"] = _best(lambda: gnet(yg, SIGMA), lambda: synchronize(yg), repeat=5)
+        ours_tf32 = to_numpy(gnet(yg, SIGMA))
+    ours = to_numpy(gnet(yg, SIGMA))
     try:
         import torch
     except ImportError:
@@ -193,17 +198,24 @@ def cnn_row(n, gpu, chunks=(None, 1 << 16, 1 << 18)):
             return t - model(t)
 
     torch.backends.cudnn.benchmark = True
-    tf32 = torch.backends.cudnn.allow_tf32
-    row["torch_cudnn_allow_tf32_default"] = bool(tf32)
+    allow = torch.backends.cudnn.allow_tf32
+    row["torch_cudnn_allow_tf32_default"] = bool(allow)
     try:
         row["torch_cuda_s"] = _best(run_torch, torch.cuda.synchronize, repeat=5)
+        theirs_default = run_torch()[0, 0].cpu().numpy()
         torch.backends.cudnn.allow_tf32 = False
         row["torch_cuda_fp32_s"] = _best(run_torch, torch.cuda.synchronize, repeat=5)
-        row["max_abs_diff"] = float(np.abs(to_numpy(gnet(yg, SIGMA))
-                                           - run_torch()[0, 0].cpu().numpy()).max())
+        theirs = run_torch()[0, 0].cpu().numpy()
     finally:
-        torch.backends.cudnn.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = allow
+    row["max_abs_diff"] = float(np.abs(ours - theirs).max())
+    row["max_abs_diff_tf32"] = float(np.abs(ours_tf32 - theirs_default).max())
+    row["max_abs_diff_tf32_vs_fp32"] = float(np.abs(ours_tf32 - theirs).max())
     print(_fmt_row(row), flush=True)
+    print(f"  with TF32: invrestore {_ms(row['gpu_tf32_s'])} ms, PyTorch defaults "
+          f"{_ms(row['torch_cuda_s'])} ms: {row['gpu_tf32_s'] / row['torch_cuda_s']:.2f}x; "
+          f"max |diff| float32 {row['max_abs_diff']:.1e}, TF32 {row['max_abs_diff_tf32']:.1e}",
+          flush=True)
     print("  chunk sweep (pixels: ms): "
           + ", ".join(f"{k}: {_ms(v)}" for k, v in sweep.items()), flush=True)
     return row
@@ -212,6 +224,7 @@ def cnn_row(n, gpu, chunks=(None, 1 << 16, 1 << 18)):
 def tv_row(n, gpu, iters=100):
     """``tv_prox`` with exactly ``iters`` iterations on ``n x n`` float32 (tol=0)."""
     from invrestore.backend import synchronize, to_device
+    from invrestore.kernels import _tv_cuda
     from invrestore.kernels.tv import tv_prox
 
     _, y = _image(n)
@@ -220,10 +233,23 @@ def tv_row(n, gpu, iters=100):
            "gpu_s": None, "gpu_xp_s": None}
     if gpu:
         yg = to_device(y, "cupy")
-        row["gpu_s"] = _best(lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="cuda"),
-                             lambda: synchronize(yg), repeat=5)
+        default = _tv_cuda.DEFAULT_VARIANT
+        sweep = {}
+        try:
+            for variant in _tv_cuda.VARIANTS:
+                _tv_cuda.DEFAULT_VARIANT = variant
+                sweep[variant] = _best(
+                    lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="cuda"),
+                    lambda: synchronize(yg), repeat=5)
+        finally:
+            _tv_cuda.DEFAULT_VARIANT = default
+        row["variant_s"] = sweep
+        row["variant"] = default
+        row["gpu_s"] = sweep[default]
         row["gpu_xp_s"] = _best(lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="xp"),
                                 lambda: synchronize(yg), repeat=2)
+        print("  TV passes (ms): " + ", ".join(f"{k}: {_ms(v)}" for k, v in sweep.items()),
+              flush=True)
     print(_fmt_row(row) + (f"  (array code on the GPU: {_ms(row['gpu_xp_s'])} ms)"
                            if row["gpu_xp_s"] else ""), flush=True)
     return row
@@ -274,7 +300,8 @@ def main(argv=None):
     gpu = device is not None
     print(f"GPU: {device or 'none (CuPy or a CUDA device missing): CPU columns only'}")
     record = {"date": datetime.date.today().isoformat(), "gpu": device,
-              "cpu": platform.processor() or platform.machine(), "sigma": SIGMA}
+              "cpu": platform.processor() or platform.machine(), "sigma": SIGMA,
+              "cpu_cap_s": a.cpu_cap, "gpu_cap_s": a.gpu_cap}
     parts = set(a.only or ["priors", "pnp", "cnn", "tv"])
 
     def save():  # after every part, so that a run cut short keeps what it measured

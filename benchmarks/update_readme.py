@@ -150,8 +150,9 @@ def render_gpu(doc, path) -> list:
     out = [f"**GPU** (`python -m benchmarks.gpu_check`, from `{path}`, {doc['date']}): "
            f"{doc['gpu']} against the CPU of the same machine ({doc['cpu']}). Denoising by each prior "
            f"(`invrestore.denoise`, sigma 25/255, float32, best of 3 after a warm-up; one timed "
-           f"run where a run takes seconds); `-`: not run (a CPU run expected over 20 s) or "
-           f"failed."]
+           f"run where a run takes seconds); `-`: not run (a run expected over "
+           f"{doc.get('cpu_cap_s', 20):g} s on the CPU or {doc.get('gpu_cap_s', 20):g} s on the "
+           f"GPU) or failed."]
     if doc.get("tests"):
         out[-1] += f" `gpu` tests: {doc['tests']['summary']}."
     out += ["", "| prior | size | CPU (ms) | GPU (ms) | CPU / GPU |", "|---|---|---|---|---|"]
@@ -162,29 +163,41 @@ def render_gpu(doc, path) -> list:
                    f"{ms(r.get('gpu_s'))} | {ratio} |")
     out += ["", "| task | CPU (ms) | GPU (ms) | CPU / GPU | PyTorch CUDA (ms) | "
             "invrestore / PyTorch |", "|---|---|---|---|---|---|"]
-    for r in (doc.get("tv"), doc.get("pnp"), doc.get("cnn")):
+    rows = [doc.get("tv"), doc.get("pnp")]
+    cnn = doc.get("cnn") or {}
+    if cnn:
+        rows.append({"task": cnn["task"] + ", float32", "gpu_s": cnn.get("gpu_s"),
+                     "torch_s": cnn.get("torch_cuda_fp32_s")})
+        if cnn.get("gpu_tf32_s"):
+            rows.append({"task": cnn["task"] + ", TF32 (`invrestore.nn.tf32()`; PyTorch's "
+                         "defaults)", "gpu_s": cnn.get("gpu_tf32_s"),
+                         "torch_s": cnn.get("torch_cuda_s")})
+    for r in rows:
         if not r:
             continue
-        torch_ms, vs = "-", "-"
-        if r.get("torch_cuda_s"):
-            torch_ms = (f"{ms(r['torch_cuda_s'])} (defaults); "
-                        f"{ms(r.get('torch_cuda_fp32_s'))} (strict float32)")
-            if r.get("gpu_s"):
-                vs = f"{r['gpu_s'] / r['torch_cuda_s']:.2f}x"
-                if r.get("torch_cuda_fp32_s"):
-                    vs += f"; {r['gpu_s'] / r['torch_cuda_fp32_s']:.2f}x"
+        vs = (f"{r['gpu_s'] / r['torch_s']:.2f}x" if r.get("gpu_s") and r.get("torch_s")
+              else "-")
         ratio = (f"{r['cpu_s'] / r['gpu_s']:.1f}x" if r.get("cpu_s") and r.get("gpu_s")
                  else "-")
         out.append(f"| {r['task']} | {ms(r.get('cpu_s'))} | {ms(r.get('gpu_s'))} | {ratio} | "
-                   f"{torch_ms} | {vs} |")
-    cnn = doc.get("cnn") or {}
+                   f"{ms(r.get('torch_s'))} | {vs} |")
+    tv = doc.get("tv") or {}
+    notes = []
+    if tv.get("variant_s"):
+        notes.append("TV passes (ms, 100 iterations): " + ", ".join(
+            f"{k}{' (used)' if k == tv.get('variant') else ''} {ms(v)}"
+            for k, v in tv["variant_s"].items())
+            + (f"; the array code: {ms(tv['gpu_xp_s'])}" if tv.get("gpu_xp_s") else "") + ".")
     if cnn.get("torch_cuda_s"):
-        out += ["", f"PyTorch's defaults let cuDNN use TF32 tensor cores for float32 "
-                f"convolutions (`torch.backends.cudnn.allow_tf32` was "
-                f"{cnn.get('torch_cudnn_allow_tf32_default')}); invrestore's engine computes in "
-                f"float32 throughout, as PyTorch does with `allow_tf32 = False`. Largest "
-                f"difference between the two outputs: {cnn.get('max_abs_diff', float('nan')):.1e} "
-                f"(weights: {cnn.get('weights')})."]
+        notes.append(
+            f"CNN: PyTorch's defaults let cuDNN use TF32 tensor cores for float32 convolutions "
+            f"(`torch.backends.cudnn.allow_tf32` was {cnn.get('torch_cudnn_allow_tf32_default')}"
+            f"); the float32 row runs PyTorch with `allow_tf32 = False`. Largest output "
+            f"difference to PyTorch: {cnn.get('max_abs_diff', float('nan')):.1e} in float32, "
+            f"{cnn.get('max_abs_diff_tf32', float('nan')):.1e} with TF32 (weights: "
+            f"{cnn.get('weights')}).")
+    if notes:
+        out += [""] + [" ".join(notes)]
     return out
 
 

@@ -242,3 +242,31 @@ def test_conv_flat_cublas_matches_reference(chunk, ci, co, k, pad):
         np.testing.assert_allclose(geo.interior(y), want, atol=2e-5 * max(1, ci * k * k) ** 0.5)
         grid = geo.grid(y)
         assert not grid[:pad].any() and not grid[:, :pad].any() and not grid[:, w + pad:].any()
+
+
+def test_tf32_switch_is_scoped():
+    from invrestore.nn import _flat_cuda, tf32
+
+    assert _flat_cuda.ALLOW_TF32 is False
+    with tf32():
+        assert _flat_cuda.ALLOW_TF32 is True
+        with tf32(False):
+            assert _flat_cuda.ALLOW_TF32 is False
+        assert _flat_cuda.ALLOW_TF32 is True
+    assert _flat_cuda.ALLOW_TF32 is False
+
+
+@pytest.mark.gpu
+def test_dncnn_on_cupy_with_tf32_is_close_to_float32():
+    from invrestore.backend import to_device, to_numpy
+    from invrestore.nn import DnCNN, tf32
+
+    net = DnCNN.random(n_layers=6, features=32, rng=3)
+    gnet = net.to("cupy")
+    y = np.random.default_rng(4).random((70, 90)).astype(np.float32)
+    ref = net(y, 0.1)
+    exact = to_numpy(gnet(to_device(y, "cupy"), 0.1))
+    np.testing.assert_allclose(exact, ref, atol=1e-4)
+    with tf32():
+        fast = to_numpy(gnet(to_device(y, "cupy"), 0.1))
+    assert np.abs(fast - ref).max() < 2e-2

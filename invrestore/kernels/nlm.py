@@ -36,8 +36,9 @@ rounding of sums and of a polynomial ``exp`` (relative error ~1e-7 in float32, ~
 float64).
 
 Dispatch: NumPy input runs the Numba kernels (:mod:`invrestore.kernels._nlm_numba`, parallel
-over blocks of rows, both symmetric uses of each weight), CuPy input the array implementation
-``impl="xp"`` (vectorised over chunks of offsets). :func:`nlm_reference` evaluates the formula
+over blocks of rows, both symmetric uses of each weight), CuPy input a CUDA kernel
+(:mod:`invrestore.kernels._nlm_cuda`, one thread per pixel); ``impl="xp"`` is the array
+implementation (vectorised over chunks of offsets, NumPy or CuPy). :func:`nlm_reference` evaluates the formula
 with explicit loops over pixels and offsets; it is the test oracle for tiny images.
 
 References
@@ -70,7 +71,7 @@ from ..backend import check_image, check_scalar, get_xp
 
 __all__ = ["nlm_reference", "non_local_means", "patch_weights"]
 
-_IMPLS = (None, "numba", "xp")
+_IMPLS = (None, "numba", "cuda", "xp")
 
 #: Values (C H W) processed per chunk of offsets by the array implementation.
 XP_CHUNK = 1 << 22
@@ -181,8 +182,9 @@ def non_local_means(x, sigma, h, *, patch_size=7, patch_distance=10, fast_mode=T
         Radius ``r`` of the search window ``(2r + 1) x (2r + 1)`` (0: identity).
     fast_mode : bool
         Uniform patch weights (box filter, Darbon et al.) or Gaussian ones (Buades et al.).
-    impl : {None, "numba", "xp"}
-        Implementation; by default Numba for NumPy input and "xp" for CuPy input.
+    impl : {None, "numba", "cuda", "xp"}
+        Implementation; by default Numba for NumPy input and the CUDA kernel
+        (:mod:`invrestore.kernels._nlm_cuda`, up to 4 channels; else "xp") for CuPy input.
 
     Returns
     -------
@@ -202,12 +204,16 @@ def non_local_means(x, sigma, h, *, patch_size=7, patch_distance=10, fast_mode=T
     if not isinstance(fast_mode, (bool, np.bool_)):
         raise TypeError(f"fast_mode must be a bool, got {fast_mode!r}")
     xp = get_xp(x)
-    if impl is None:
-        impl = "numba" if xp is np else "xp"
-    if impl == "numba" and xp is not np:
-        raise ValueError("impl='numba' needs a NumPy array; CuPy input runs impl='xp'")
     H, W = x.shape[:2]
     C = 1 if x.ndim == 2 else x.shape[2]
+    if impl is None:
+        from ._nlm_cuda import MAX_CHANNELS
+
+        impl = "numba" if xp is np else ("cuda" if C <= MAX_CHANNELS else "xp")
+    if impl == "numba" and xp is not np:
+        raise ValueError("impl='numba' needs a NumPy array; CuPy input runs impl='cuda' or 'xp'")
+    if impl == "cuda" and xp is np:
+        raise ValueError("impl='cuda' needs a CuPy array; NumPy input runs impl='numba' or 'xp'")
     f = patch_size // 2
     g = patch_weights(patch_size, fast_mode)
     # Python floats: NumPy 2 / CuPy keep float32 arrays float32 with them (np.float64 would
@@ -222,6 +228,10 @@ def non_local_means(x, sigma, h, *, patch_size=7, patch_distance=10, fast_mode=T
 
         nb = _n_blocks(H, W, d, numba.get_num_threads())
         out3 = nlm_numba(P, g, fast_mode, f, d, s1, s2, H, W, nb)
+    elif impl == "cuda":
+        from ._nlm_cuda import nlm_cuda
+
+        out3 = nlm_cuda(P, g, f, d, s1, s2, H, W)
     else:
         out3 = _nlm_xp(P, g, f, d, s1, s2, H, W)
     return _from_planar(out3, x.ndim)

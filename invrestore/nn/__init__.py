@@ -23,6 +23,9 @@ well under 2 GB.
 Speed (CPU): the convolutions of a band of rows are BLAS ``sgemm`` calls on a padded-flat
 layout (:mod:`invrestore.nn._flat`), bands in parallel on Numba's threads
 (``numba.set_num_threads``); see ``benchmarks/nn_vs_torch.py`` for the comparison with PyTorch.
+Speed (GPU): cuBLAS ``sgemm`` calls on the same layout (:mod:`invrestore.nn._flat_cuda`), in
+float32 unless :func:`tf32` allows TF32 tensor cores; ``benchmarks/gpu_check.py`` compares
+with PyTorch CUDA.
 
 Examples
 --------
@@ -48,6 +51,7 @@ _LAZY = {
     "save_npz": ".io_npz",
     "TorchDenoiser": ".torch_bridge",
     "tiled_apply": ".tiling",
+    "tf32": "._flat_cuda",
 }
 
 __all__ = list(_LAZY)
