@@ -9,8 +9,13 @@ import pytest
 
 from invrestore.backend import cupy_available
 from invrestore.kernels._nlm_cuda import SOURCE
-from invrestore.kernels.nlm import (_from_planar, _planar_padded, nlm_reference,
-                                    non_local_means, patch_weights)
+from invrestore.kernels.nlm import (
+    _from_planar,
+    _planar_padded,
+    nlm_reference,
+    non_local_means,
+    patch_weights,
+)
 
 SHIM = r"""
 #include <cmath>
@@ -80,7 +85,7 @@ def _host_nlm(host_nlm, x, sigma, h, patch_size, patch_distance, fast_mode):
 def test_host_compiled_kernel_matches_reference(host_nlm, dtype, shape, patch_size,
                                                 patch_distance, fast_mode):
     x = np.random.default_rng(sum(shape) + patch_size).random(shape).astype(dtype)
-    kw = dict(patch_size=patch_size, patch_distance=patch_distance, fast_mode=fast_mode)
+    kw = {"patch_size": patch_size, "patch_distance": patch_distance, "fast_mode": fast_mode}
     got = _host_nlm(host_nlm, x, 0.1, 0.2, **kw)
     ref = nlm_reference(x, 0.1, 0.2, **kw)
     atol = 1e-5 if dtype == np.float32 else 1e-12
@@ -117,7 +122,7 @@ def test_cupy_kernel_matches_numba(dtype, shape, fast_mode):
     import cupy as cp
 
     x = np.random.default_rng(5).random(shape).astype(dtype)
-    kw = dict(patch_size=5, patch_distance=4, fast_mode=fast_mode)
+    kw = {"patch_size": 5, "patch_distance": 4, "fast_mode": fast_mode}
     ref = non_local_means(x, 0.1, 0.2, impl="numba", **kw)
     got = non_local_means(cp.asarray(x), 0.1, 0.2, **kw)   # cuda up to 4 channels, else xp
     assert isinstance(got, cp.ndarray) and got.dtype == dtype

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ..backend import check_image, check_scalar, device_of, to_device, to_numpy
+from ..backend import check_image, check_scalar, get_xp
 from .base import Prior
 
 __all__ = ["WaveletL1"]
@@ -27,7 +27,8 @@ C_WAVELET_SPIN, ALPHA_WAVELET_SPIN = 1.51, 0.33
 
 
 def _soft(c, t):
-    return np.sign(c) * np.maximum(np.abs(c) - t, 0)
+    xp = get_xp(c)
+    return xp.sign(c) * xp.maximum(xp.abs(c) - t, 0)
 
 
 class WaveletL1(Prior):
@@ -74,8 +75,9 @@ class WaveletL1(Prior):
     :math:`\sigma_\mathrm{ref} = 25/255`, ``(c, alpha) = (C_WAVELET, ALPHA_WAVELET)``, or
     ``(C_WAVELET_SPIN, ALPHA_WAVELET_SPIN)`` with cycle spinning, fitted on Train400.
 
-    Device: PyWavelets runs on the CPU only, so CuPy input is copied to the host, processed,
-    and copied back explicitly (one round trip per prox call); the result is a CuPy array.
+    Device: NumPy input uses PyWavelets; CuPy input runs the same periodized transform written
+    in array code (:mod:`invrestore.functionals._dwt_xp`, equal to PyWavelets' to rounding) on
+    the GPU, with no copy to the host.
 
     References
     ----------
@@ -96,7 +98,7 @@ class WaveletL1(Prior):
     """
 
     def __init__(self, wavelet="db4", *, levels=None, cycle_spin=0):
-        import pywt  # noqa: PLC0415 (optional at import time of invrestore)
+        import pywt  # optional at import time of invrestore
 
         try:
             w = pywt.Wavelet(wavelet)
@@ -121,23 +123,27 @@ class WaveletL1(Prior):
         """Decomposition depth used for an image of ``shape``."""
         if self.levels is not None:
             return self.levels
-        import pywt  # noqa: PLC0415
+        import pywt
 
         return max(1, min(MAX_AUTO_LEVELS, pywt.dwt_max_level(min(shape[:2]), self._w.dec_len)))
 
-    # -- transforms on host arrays ---------------------------------------------------------
+    # -- transforms (PyWavelets for NumPy, array code for CuPy) ------------------------------
     def _extend(self, x, levels):
         m = 2 ** levels
         H, W = x.shape[:2]
         pad = ((0, -H % m), (0, -W % m)) + ((0, 0),) * (x.ndim - 2)
-        return np.pad(x, pad, mode="symmetric") if pad[0][1] or pad[1][1] else x
+        return get_xp(x).pad(x, pad, mode="symmetric") if pad[0][1] or pad[1][1] else x
 
     def _shifts(self):
         n = self.cycle_spin + 1
         return [(a, b) for a in range(n) for b in range(n)]
 
     def _dec(self, x, levels):
-        import pywt  # noqa: PLC0415
+        if get_xp(x) is not np:
+            from ._dwt_xp import wavedec2
+
+            return wavedec2(x, self._w, levels)
+        import pywt
 
         with warnings.catch_warnings():
             # periodization stays orthonormal when the filter outgrows the coarse bands
@@ -145,41 +151,44 @@ class WaveletL1(Prior):
             return pywt.wavedec2(x, self._w, mode="periodization", level=levels, axes=(0, 1))
 
     def _rec(self, coeffs):
-        import pywt  # noqa: PLC0415
+        if get_xp(coeffs[0]) is not np:
+            from ._dwt_xp import waverec2
+
+            return waverec2(coeffs, self._w)
+        import pywt
 
         return pywt.waverec2(coeffs, self._w, mode="periodization", axes=(0, 1))
 
     # -- Functional interface --------------------------------------------------------------
     def _value(self, x):
         x = check_image(x, "x")
-        xh = to_numpy(x)
-        levels = self.levels_for(xh.shape)
-        xe = self._extend(xh, levels)
+        xp = get_xp(x)
+        levels = self.levels_for(x.shape)
+        xe = self._extend(x, levels)
         total = 0.0
         for s in self._shifts():
-            coeffs = self._dec(np.roll(xe, s, axis=(0, 1)), levels)
-            total += sum(float(np.abs(band).sum(dtype=np.float64))
+            coeffs = self._dec(xp.roll(xe, s, axis=(0, 1)), levels)
+            total += sum(float(xp.abs(band).sum(dtype=np.float64))
                          for detail in coeffs[1:] for band in detail)
         return total / len(self._shifts())
 
     def _prox(self, v, tau):
         v = check_image(v, "v")
-        device = device_of(v)
-        vh = to_numpy(v)  # explicit host copy for CuPy input: PyWavelets is CPU-only
-        levels = self.levels_for(vh.shape)
-        ve = self._extend(vh, levels)
-        t = vh.dtype.type(tau)
-        out = np.zeros(ve.shape, dtype=np.float64 if self.cycle_spin else vh.dtype)
+        xp = get_xp(v)
+        levels = self.levels_for(v.shape)
+        ve = self._extend(v, levels)
+        t = float(tau)  # a Python float keeps float32 coefficients float32
+        out = xp.zeros(ve.shape, dtype=np.float64 if self.cycle_spin else v.dtype)
         for s in self._shifts():
-            coeffs = self._dec(np.roll(ve, s, axis=(0, 1)), levels)
+            coeffs = self._dec(xp.roll(ve, s, axis=(0, 1)), levels)
             coeffs = [coeffs[0]] + [tuple(_soft(band, t) for band in detail)
                                     for detail in coeffs[1:]]
             rec = self._rec(coeffs)[: ve.shape[0], : ve.shape[1]]
-            out += np.roll(rec, (-s[0], -s[1]), axis=(0, 1))
+            out += xp.roll(rec, (-s[0], -s[1]), axis=(0, 1))
         if self.cycle_spin:
             out /= len(self._shifts())
-        out = out[: vh.shape[0], : vh.shape[1]].astype(vh.dtype, copy=False)
-        return to_device(np.ascontiguousarray(out), device)
+        out = out[: v.shape[0], : v.shape[1]].astype(v.dtype, copy=False)
+        return xp.ascontiguousarray(out)
 
     def denoise_step(self, sigma):
         """Soft threshold ``C sigma (sigma / SIGMA_REF)^ALPHA`` (module constants, see Notes)."""

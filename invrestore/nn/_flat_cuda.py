@@ -22,9 +22,9 @@ Row-major ``C (n x co) = A (n x k) @ B (k x co)`` is, read column-major, ``C^T =
 
 from __future__ import annotations
 
-import numpy as np
-
 import contextlib
+
+import numpy as np
 
 __all__ = ["CHUNK_PIXELS", "conv_flat_cupy", "gemm_plan", "tf32"]
 
