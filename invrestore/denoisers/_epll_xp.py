@@ -14,7 +14,18 @@ from ..kernels.patches import aggregate_patches, extract_patches
 
 __all__ = ["patch_pass_xp"]
 
+#: Patches per chunk on NumPy (cache-sized blocks).
 _CHUNK = 1024
+#: Bytes of the largest temporaries of one chunk on CuPy: big chunks keep the GPU busy (each
+#: chunk is some fifteen kernel launches; 1024-patch chunks left an H200 mostly idle).
+GPU_CHUNK_BYTES = 1 << 29
+
+
+def _chunk(xp, k, rmax, d):
+    if xp is np:
+        return _CHUNK
+    per_patch = 4 * (3 * k * rmax + 2 * rmax * d + 2 * k)
+    return int(min(1 << 16, max(_CHUNK, GPU_CHUNK_BYTES // per_patch)))
 
 
 def _padded(t, d):
@@ -54,8 +65,9 @@ def patch_pass_xp(x, t, p, stride, cand):
     out = xp.empty_like(y)
     full = isinstance(cand, int)
     cand = xp.empty((y.shape[0], cand), dtype=xp.int64) if full else cand
-    for c0 in range(0, y.shape[0], _CHUNK):
-        yc = y[c0:c0 + _CHUNK]
+    step = _chunk(xp, k, rmax, d)
+    for c0 in range(0, y.shape[0], step):
+        yc = y[c0:c0 + step]
         n = yc.shape[0]
         g = (yc @ flat).reshape(n, k, rmax)
         score = const - 0.5 * (tail * (yc * yc).sum(axis=1)[:, None] + (g * g * coef).sum(-1))
