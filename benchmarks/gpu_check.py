@@ -241,8 +241,17 @@ def tv_row(n, gpu, iters=100):
                 sweep[variant] = _best(
                     lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="cuda"),
                     lambda: synchronize(yg), repeat=5)
+            _tv_cuda.DEFAULT_VARIANT = default
+            target = _tv_cuda.STRIP_TARGET_THREADS
+            for t in (1 << 18, 1 << 20):
+                _tv_cuda.STRIP_TARGET_THREADS = t
+                sweep[f"{default}, {_tv_cuda.strip_rows(n, n)} rows"] = _best(
+                    lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="cuda"),
+                    lambda: synchronize(yg), repeat=5)
+            _tv_cuda.STRIP_TARGET_THREADS = target
         finally:
             _tv_cuda.DEFAULT_VARIANT = default
+        row["strip_rows"] = _tv_cuda.strip_rows(n, n)
         row["variant_s"] = sweep
         row["variant"] = default
         row["gpu_s"] = sweep[default]

@@ -28,10 +28,25 @@ from ..backend import get_xp
 __all__ = ["wavedec2", "waverec2"]
 
 
-def _taps(n_out, F, N):
-    """Index arrays ``(2n + F/2 - j) mod N``, one per tap ``j``."""
-    n = np.arange(n_out)
-    return [(2 * n + F // 2 - j) % N for j in range(F)]
+_TAPS = {}
+
+
+def _taps(xp, n_out, F, N):
+    """Index arrays ``(2n + F/2 - j) mod N``, one per tap ``j``, on ``xp``'s device (cached:
+    uploading them at every call would cost a host-to-device copy per tap)."""
+    key = (xp.__name__, _device_id(xp), n_out, F, N)
+    idx = _TAPS.get(key)
+    if idx is None:
+        n = np.arange(n_out)
+        idx = [xp.asarray((2 * n + F // 2 - j) % N) for j in range(F)]
+        if len(_TAPS) > 256:
+            _TAPS.clear()
+        _TAPS[key] = idx
+    return idx
+
+
+def _device_id(xp):
+    return None if xp is np else xp.cuda.Device().id
 
 
 def _analysis(x, lo, hi, axis):
@@ -41,8 +56,8 @@ def _analysis(x, lo, hi, axis):
     if N % 2:
         raise ValueError(f"wavelet analysis needs an even length, got {N}")
     a = d = None
-    for j, idx in enumerate(_taps(N // 2, len(lo), N)):
-        xs = x[xp.asarray(idx)]
+    for j, idx in enumerate(_taps(xp, N // 2, len(lo), N)):
+        xs = x[idx]
         a = lo[j] * xs if a is None else a + lo[j] * xs
         d = hi[j] * xs if d is None else d + hi[j] * xs
     return xp.moveaxis(a, 0, axis), xp.moveaxis(d, 0, axis)
@@ -54,8 +69,8 @@ def _synthesis(a, d, lo, hi, axis):
     d = xp.moveaxis(d, axis, 0)
     N = 2 * a.shape[0]
     out = xp.zeros((N,) + a.shape[1:], dtype=a.dtype)
-    for j, idx in enumerate(_taps(N // 2, len(lo), N)):
-        out[xp.asarray(idx)] += lo[j] * a + hi[j] * d  # distinct indices: a plain add
+    for j, idx in enumerate(_taps(xp, N // 2, len(lo), N)):
+        out[idx] += lo[j] * a + hi[j] * d  # distinct indices: a plain add
     return xp.moveaxis(out, 0, axis)
 
 
