@@ -139,8 +139,9 @@ def render_auto_lam(doc, path) -> list:
     return out
 
 
-def render_gpu(doc, path) -> list:
-    """The GPU table of ``benchmarks.gpu_check`` (nothing when it ran without a GPU)."""
+def render_gpu(doc, path, priors=True) -> list:
+    """The GPU tables of ``benchmarks.gpu_check`` (nothing when it ran without a GPU);
+    ``priors=False``: the task table only (a second GPU)."""
     if not doc.get("gpu"):
         return []
 
@@ -153,10 +154,16 @@ def render_gpu(doc, path) -> list:
            f"run where a run takes seconds); `-`: not run (a run expected over "
            f"{doc.get('cpu_cap_s', 20):g} s on the CPU or {doc.get('gpu_cap_s', 20):g} s on the "
            f"GPU) or failed."]
+    if not priors:
+        out = [f"**Second GPU** (`python -m benchmarks.gpu_check`, from `{path}`, "
+               f"{doc['date']}): {doc['gpu']}, the tasks only."]
     if doc.get("tests"):
         out[-1] += f" `gpu` tests: {doc['tests']['summary']}."
-    out += ["", "| prior | size | CPU (ms) | GPU (ms) | CPU / GPU |", "|---|---|---|---|---|"]
-    for r in doc.get("priors") or []:
+    if doc.get("notes"):
+        out[-1] += f" {doc['notes']}"
+    if priors:
+        out += ["", "| prior | size | CPU (ms) | GPU (ms) | CPU / GPU |", "|---|---|---|---|---|"]
+    for r in (doc.get("priors") or []) if priors else []:
         ratio = (f"{r['cpu_s'] / r['gpu_s']:.1f}x" if r.get("cpu_s") and r.get("gpu_s")
                  else "-")
         out.append(f"| {r['prior']} | {r['size']} | {ms(r.get('cpu_s'))} | "
@@ -266,7 +273,8 @@ def render(results) -> str:
         out.append(f"| {r['operator']} | {1e3 * r['exact_s']:.2f} | {1e3 * r['cg_s']:.0f} | "
                    f"{r['cg_iterations']} | {r['speedup']:.0f}x | {r['rel_diff']:.1e} |")
     for key, fn in (("bench", render_bench), ("perf", render_perf),
-                    ("auto_lam", render_auto_lam), ("gpu", render_gpu)):
+                    ("auto_lam", render_auto_lam), ("gpu", render_gpu),
+                    ("gpu2", lambda doc, path: render_gpu(doc, path, priors=False))):
         if results.get(key):
             part = fn(results[key], results[f"{key}_path"])
             if part:
@@ -288,6 +296,8 @@ def main(argv=None):
                    help="benchmarks.auto_lam results to include when the file exists")
     p.add_argument("--gpu-json", default="benchmarks/results/gpu.json",
                    help="benchmarks.gpu_check results to include when the file exists")
+    p.add_argument("--gpu2-json", default="benchmarks/results/gpu_h100.json",
+                   help="benchmarks.gpu_check results of a second GPU (task table only)")
     a = p.parse_args(argv)
     if a.no_run:
         results = json.loads(Path(a.json).read_text())
@@ -296,7 +306,7 @@ def main(argv=None):
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps(results, indent=1))
     for key, path in (("bench", a.bench_json), ("perf", a.perf_json),
-                      ("auto_lam", a.auto_json), ("gpu", a.gpu_json)):
+                      ("auto_lam", a.auto_json), ("gpu", a.gpu_json), ("gpu2", a.gpu2_json)):
         if path and Path(path).is_file():
             results[key] = json.loads(Path(path).read_text())
             results[f"{key}_path"] = path

@@ -29,7 +29,6 @@ static tv_dim3 threadIdx, blockIdx, blockDim;
 #define __device__
 #define __forceinline__ inline
 #define __launch_bounds__(n)
-#define __restrict__
 """
 
 HOST = r"""
@@ -90,8 +89,6 @@ extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T*
 }
 TV_STRIP_HOST(host_strip_f32, tv_fgp_strip_f32, float)
 TV_STRIP_HOST(host_strip_f64, tv_fgp_strip_f64, double)
-TV_STRIP_HOST(host_strip0_f32, tv_fgp_strip0_f32, float)
-TV_STRIP_HOST(host_strip0_f64, tv_fgp_strip0_f64, double)
 """
 
 
@@ -107,23 +104,23 @@ def host_kernels(tmp_path_factory):
                     str(lib)], check=True, capture_output=True)
     dll = ctypes.CDLL(str(lib))
     return {np.dtype(np.float32): (dll.host_f32, dll.host_tile_f32, dll.host_strip_f32,
-                                   dll.host_strip0_f32, ctypes.c_float),
+                                   ctypes.c_float),
             np.dtype(np.float64): (dll.host_f64, dll.host_tile_f64, dll.host_strip_f64,
-                                   dll.host_strip0_f64, ctypes.c_double)}
+                                   ctypes.c_double)}
 
 
 def _launcher(host_kernels, dtype, variant="pixel", rows=3):
     """Host twin of :func:`cupy_launcher`: the same choice between the passes."""
-    pixel, tile, strip, strip0, cscalar = host_kernels[np.dtype(dtype)]
+    pixel, tile, strip, cscalar = host_kernels[np.dtype(dtype)]
 
     def launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso):
         arrays = (v, P0, P1, Q0, Q1, R0, R1)
         assert all(a.flags.c_contiguous and a.dtype == v.dtype for a in arrays)
         C, H, W = v.shape
-        fn = {"pixel": pixel, "tile": tile, "strip": strip, "strip0": strip0}[variant]
+        fn = {"pixel": pixel, "tile": tile, "strip": strip}[variant]
         if C > 1 and iso:
             fn = pixel
-        extra = (ctypes.c_int(rows),) if fn is strip or fn is strip0 else ()
+        extra = (ctypes.c_int(rows),) if fn is strip else ()
         fn(*(a.ctypes.data_as(ctypes.c_void_p) for a in arrays), ctypes.c_int(C),
            ctypes.c_int(H), ctypes.c_int(W), cscalar(w), cscalar(s), cscalar(beta),
            ctypes.c_int(int(cold)), ctypes.c_int(int(iso)), *extra)
@@ -135,7 +132,7 @@ def _planar(v):
     return np.ascontiguousarray(np.moveaxis(v, -1, 0) if v.ndim == 3 else v[None])
 
 
-@pytest.mark.parametrize("variant", ["pixel", "tile", "strip", "strip0"])
+@pytest.mark.parametrize("variant", ["pixel", "tile", "strip"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(9, 11), (1, 7), (6, 1), (8, 5, 3), (37, 70), (17, 33, 2)])
 @pytest.mark.parametrize("isotropic", [True, False])
@@ -160,8 +157,7 @@ def test_host_compiled_kernel_matches_numba(host_kernels, variant, dtype, shape,
 
 
 @pytest.mark.parametrize(("variant", "rows"), [("pixel", 3), ("tile", 3), ("strip", 1),
-                                               ("strip", 4), ("strip", 64), ("strip0", 1),
-                                               ("strip0", 5)])
+                                               ("strip", 4), ("strip", 5), ("strip", 64)])
 @pytest.mark.parametrize("isotropic", [True, False])
 def test_host_compiled_kernel_warm_start(host_kernels, isotropic, variant, rows):
     rng = np.random.default_rng(1)
@@ -187,7 +183,6 @@ def test_source_compiles_for_a_gpu(tmp_path):
     assert "tv_fgp_pass_f32" in ptx and "tv_fgp_pass_f64" in ptx
     assert "tv_fgp_tile_f32" in ptx and "tv_fgp_tile_f64" in ptx
     assert "tv_fgp_strip_f32" in ptx and "tv_fgp_strip_f64" in ptx
-    assert "tv_fgp_strip0_f32" in ptx and "tv_fgp_strip0_f64" in ptx
 
 
 @pytest.mark.gpu
@@ -195,7 +190,7 @@ def test_source_compiles_for_a_gpu(tmp_path):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(33, 47), (20, 18, 3), (300, 270)])
 @pytest.mark.parametrize("isotropic", [True, False])
-@pytest.mark.parametrize("variant", ["strip", "strip0", "tile", "pixel"])
+@pytest.mark.parametrize("variant", ["strip", "tile", "pixel"])
 def test_cupy_fused_kernel_matches_numba(dtype, shape, isotropic, variant, monkeypatch):
     from invrestore.kernels import _tv_cuda
 

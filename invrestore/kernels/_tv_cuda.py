@@ -291,137 +291,8 @@ extern "C" __global__ void NAME(const T* __restrict__ v, const T* __restrict__ P
                            cold, iso, k, y0, y1);                                             \
 }
 
-TV_STRIP_ENTRY(tv_fgp_strip0_f32, float)
-TV_STRIP_ENTRY(tv_fgp_strip0_f64, double)
-
-// ---- Pipelined strip pass ("strip"): the strip pass with the next row's loads issued before
-// the current row is computed and stored (software pipelining), raw values held in registers,
-// and restrict-qualified pointers, so that the loads of row i + 1 overlap the arithmetic and
-// stores of row i instead of waiting behind them. Same arithmetic as "strip0".
-template <typename T>
-struct tv_row {
-    T p0a, q0a, p0b, q0b, p1a, q1a, p1l, q1l, p1b, q1b, va, vb;
-};
-
-// Raw inputs of row i around column k (zero where the dual components do not live; Q is read
-// only when `readq`, else it equals P, so that p + beta (p - q) = p without touching Q).
-template <typename T>
-__device__ __forceinline__ void tv_row_load(const T* __restrict__ v, const T* __restrict__ P0,
-                                            const T* __restrict__ P1,
-                                            const T* __restrict__ Q0,
-                                            const T* __restrict__ Q1, long base, int i, int k,
-                                            int H, int W, int cold, int readq, tv_row<T>& o)
-{
-    o.p0a = o.q0a = o.p0b = o.q0b = o.p1a = o.q1a = T(0);
-    o.p1l = o.q1l = o.p1b = o.q1b = o.va = o.vb = T(0);
-    if (i >= H) return;
-    const long row = base + (long)i * W;
-    o.va = v[row + k];
-    if (k + 1 < W) o.vb = v[row + k + 1];
-    if (cold) return;
-    if (i < H - 1) {
-        o.p0a = P0[row + k];
-        o.q0a = readq ? Q0[row + k] : o.p0a;
-        if (k + 1 < W) {
-            o.p0b = P0[row + k + 1];
-            o.q0b = readq ? Q0[row + k + 1] : o.p0b;
-        }
-    }
-    if (k < W - 1) {
-        o.p1a = P1[row + k];
-        o.q1a = readq ? Q1[row + k] : o.p1a;
-    }
-    if (k >= 1) {
-        o.p1l = P1[row + k - 1];
-        o.q1l = readq ? Q1[row + k - 1] : o.p1l;
-    }
-    if (k + 1 < W - 1) {
-        o.p1b = P1[row + k + 1];
-        o.q1b = readq ? Q1[row + k + 1] : o.p1b;
-    }
-}
-
-template <typename T>
-__device__ __forceinline__ T tv_ext(T p, T q, T beta)
-{
-    return p + beta * (p - q);
-}
-
-template <typename T>
-__device__ __forceinline__ void tv_strip2_column(const T* __restrict__ v,
-                                                 const T* __restrict__ P0,
-                                                 const T* __restrict__ P1,
-                                                 const T* __restrict__ Q0,
-                                                 const T* __restrict__ Q1, T* __restrict__ R0,
-                                                 T* __restrict__ R1, long base, int H, int W,
-                                                 T w, T s, T beta, int cold, int iso, int k,
-                                                 int y0, int y1)
-{
-    const bool right = k + 1 < W;
-    const int readq = !cold && beta != T(0);
-    T r0a_up = T(0), r0b_up = T(0);
-    if (!cold && y0 >= 1) {  // r0 of row y0 - 1 (always < H - 1 here)
-        const long up = base + (long)(y0 - 1) * W;
-        const T p = P0[up + k];
-        r0a_up = tv_ext(p, readq ? Q0[up + k] : p, beta);
-        if (right) {
-            const T pb = P0[up + k + 1];
-            r0b_up = tv_ext(pb, readq ? Q0[up + k + 1] : pb, beta);
-        }
-    }
-    T za_up = T(0), zb_up = T(0), r1a_up = T(0);
-    tv_row<T> cur, nxt;
-    tv_row_load<T>(v, P0, P1, Q0, Q1, base, y0, k, H, W, cold, readq, cur);
-    for (int i = y0; i <= y1; ++i) {
-        if (i < y1)  // prefetch row i + 1 before using row i
-            tv_row_load<T>(v, P0, P1, Q0, Q1, base, i + 1, k, H, W, cold, readq, nxt);
-        const T r0a = tv_ext(cur.p0a, cur.q0a, beta), r0b = tv_ext(cur.p0b, cur.q0b, beta);
-        const T r1a = tv_ext(cur.p1a, cur.q1a, beta), r1l = tv_ext(cur.p1l, cur.q1l, beta);
-        const T r1b = tv_ext(cur.p1b, cur.q1b, beta);
-        T za = T(0), zb = T(0);
-        if (i < H) {
-            za = cur.va + w * ((r0a - r0a_up) + (r1a - r1l));
-            if (right) zb = cur.vb + w * ((r0b - r0b_up) + (r1b - r1a));
-        }
-        if (i > y0) {  // row i - 1 of column k
-            const T a0 = i - 1 < H - 1 ? r0a_up + s * (za - za_up) : T(0);
-            const T a1 = right ? r1a_up + s * (zb_up - za_up) : T(0);
-            const long o = base + (long)(i - 1) * W + k;
-            if (iso) {
-                const T f = T(1) / fmax(T(1), sqrt(a0 * a0 + a1 * a1));
-                R0[o] = a0 * f;
-                R1[o] = a1 * f;
-            } else {
-                R0[o] = fmin(fmax(a0, T(-1)), T(1));
-                R1[o] = fmin(fmax(a1, T(-1)), T(1));
-            }
-        }
-        r0a_up = r0a;
-        r0b_up = r0b;
-        r1a_up = r1a;
-        za_up = za;
-        zb_up = zb;
-        cur = nxt;
-    }
-}
-
-#define TV_STRIP2_ENTRY(NAME, T)                                                              \
-extern "C" __global__ void __launch_bounds__(128)                                             \
-NAME(const T* __restrict__ v, const T* __restrict__ P0, const T* __restrict__ P1,             \
-     const T* __restrict__ Q0, const T* __restrict__ Q1, T* __restrict__ R0,                  \
-     T* __restrict__ R1, int C, int H, int W, T w, T s, T beta, int cold, int iso, int rows)  \
-{                                                                                             \
-    const int k = (int)(blockIdx.x * blockDim.x + threadIdx.x);                               \
-    const int y0 = (int)blockIdx.y * rows;                                                    \
-    if (k >= W || y0 >= H) return;                                                            \
-    const int y1 = y0 + rows < H ? y0 + rows : H;                                             \
-    for (int c = 0; c < C; ++c)                                                               \
-        tv_strip2_column<T>(v, P0, P1, Q0, Q1, R0, R1, (long)c * H * W, H, W, w, s, beta,     \
-                            cold, iso, k, y0, y1);                                            \
-}
-
-TV_STRIP2_ENTRY(tv_fgp_strip_f32, float)
-TV_STRIP2_ENTRY(tv_fgp_strip_f64, double)
+TV_STRIP_ENTRY(tv_fgp_strip_f32, float)
+TV_STRIP_ENTRY(tv_fgp_strip_f64, double)
 
 #ifndef TV_HOST_EMULATION
 #define TV_TILE_ENTRY(NAME, T)                                                                \
@@ -466,9 +337,8 @@ def _module():
     return cp.RawModule(code=SOURCE, options=("--std=c++14",))
 
 
-#: Passes of :func:`cupy_launcher`: "strip" (pipelined), "strip0", "tile" (shared memory)
-#: and "pixel".
-VARIANTS = ("strip", "strip0", "tile", "pixel")
+#: Passes of :func:`cupy_launcher`: "strip", "tile" (shared memory) and "pixel".
+VARIANTS = ("strip", "tile", "pixel")
 
 #: The pass :func:`~invrestore.kernels.tv.tv_prox` uses (``benchmarks/gpu_check.py`` times
 #: all of them).
