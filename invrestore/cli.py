@@ -159,6 +159,7 @@ def build_parser():
     r.add_argument("--simulate", action="store_true", help="IN is a clean image: degrade it, "
                    "restore it and report PSNR/SSIM against it")
     r.add_argument("--seed", type=_seed, default=0, help="seed of simulated noise and masks")
+    _add_device(r)
     r.add_argument("--force", action="store_true", help="replace an existing OUT")
 
     n = sub.add_parser("denoise", help="remove Gaussian noise",
@@ -174,6 +175,7 @@ def build_parser():
     n.add_argument("--lam", type=_lam, default="auto", help="prox step: a number, auto "
                    "(default: the step calibrated for the method), sure or gcv (chosen per "
                    "image)")
+    _add_device(n)
     n.add_argument("--force", action="store_true", help="replace an existing OUT")
 
     # parsed by invrestore.bench.cli (main() hands it everything after "bench")
@@ -181,6 +183,34 @@ def build_parser():
                    "installed peers on the standard test sets (invrestore bench --help)")
     _add_batch_parser(sub)
     return p
+
+
+def _add_device(parser):
+    parser.add_argument("--device", default="cpu", choices=("cpu", "gpu"),
+                        help="where to compute: cpu (NumPy, default) or gpu (CuPy; needs "
+                        "pip install 'invrestore[gpu]' and a CUDA device)")
+
+
+def _check_device(device):
+    from .backend import cupy_available
+
+    if device == "gpu" and not cupy_available():
+        raise ValueError("--device gpu needs CuPy and a CUDA device (pip install "
+                         "'invrestore[gpu]'); use --device cpu")
+
+
+def _to_device(device, y, operator=None, prior=None):
+    """``(y, operator, prior)`` moved to the GPU for ``--device gpu`` (unchanged for cpu)."""
+    if device != "gpu":
+        return y, operator, prior
+    from .backend import to_device
+
+    _check_device(device)
+    if operator is not None:
+        operator = operator.to("cupy")
+    if prior is not None and not isinstance(prior, str) and hasattr(prior, "to"):
+        prior = prior.to("cupy")  # weights loaded by --weights
+    return to_device(y, "cupy"), operator, prior
 
 
 def _add_batch_parser(sub):
@@ -359,6 +389,7 @@ def _cmd_restore(a, out):
     from .metrics import psnr, ssim
 
     _check_output(a.output, a.force)
+    _check_device(a.device)
     prior = _check_prior(a.prior, "--prior", a.weights)
     if a.mask and a.mask.lower().startswith("random:") and not a.simulate:
         raise ValueError("--mask random:FRACTION needs --simulate")
@@ -391,9 +422,10 @@ def _cmd_restore(a, out):
     print(f"model: {_describe(a.blur, a.boundary, a.scale, mask)}; observation "
           f"{'x'.join(map(str, y.shape))} -> image {'x'.join(map(str, H.in_shape))}", file=out)
     t0 = time.perf_counter()
+    yd, Hd, prior = _to_device(a.device, y, H, prior)
     # an estimated sigma is left to restore(), which then knows it is uncertain (lam="auto"
     # picks a rule that does not depend on it) and estimates it the same way
-    res = restore(y, H, prior=prior, sigma=None if how == "estimated" else sigma,
+    res = restore(yd, Hd, prior=prior, sigma=None if how == "estimated" else sigma,
                   lam=_lam_for_api(a.lam), solver=a.solver,
                   max_iter=a.max_iter, full_output=True)
     dt = time.perf_counter() - t0
@@ -406,7 +438,9 @@ def _cmd_restore(a, out):
                                                                    info["lam_scores"]))
         print(f"lam search ({info['lam_rule']}, {info['lam_solves']} restorations): "
               f"{tried}", file=out)
-    x_hat = np.clip(res.x, 0.0, 1.0)
+    from .backend import to_numpy
+
+    x_hat = np.clip(to_numpy(res.x), 0.0, 1.0)
     if a.simulate:
         x = np.asarray(image)
         line = f"restored: PSNR {psnr(x_hat, x):.2f} dB, SSIM {ssim(x_hat, x):.4f}"
@@ -442,14 +476,19 @@ def _cmd_denoise(a, out):
     from .io import imread
 
     _check_output(a.output, a.force)
+    _check_device(a.device)
     method = _check_prior(a.method, "--method", a.weights)
     image = imread(a.input)
     y = np.asarray(image)
     sigma, how = (a.sigma, "given") if a.sigma is not None else (estimate_sigma(y), "estimated")
     t0 = time.perf_counter()
     lam = _lam_for_api(a.lam)
-    x_hat, info = denoise(y, sigma, method=method, lam="auto" if lam is None else lam,
+    yd, _, method = _to_device(a.device, y, prior=method)
+    x_hat, info = denoise(yd, sigma, method=method, lam="auto" if lam is None else lam,
                           full_output=True)
+    from .backend import to_numpy
+
+    x_hat = to_numpy(x_hat)
     shown = method if isinstance(method, str) else a.weights
     print(f"sigma {sigma:.4g} ({how}), method {shown}, lam {info['lam']:.4g} "
           f"({_lam_how(info)}), {time.perf_counter() - t0:.2f} s", file=out)

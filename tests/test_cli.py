@@ -205,3 +205,34 @@ def test_demo_figure_without_matplotlib(monkeypatch):
     import imageio.v3 as iio
 
     assert iio.imread(png).shape == (3 * 16 + 2 * 4, 2 * 16 + 4)
+
+
+def test_device_gpu_without_cupy_is_refused_before_anything_runs(camera, tmp_path, capsys,
+                                                                  monkeypatch):
+    import invrestore.backend as backend
+
+    monkeypatch.setattr(backend, "cupy_available", lambda: False)
+    path, _ = camera
+    for cmd in ("restore", "denoise"):
+        rc, _, err = run([cmd, path, tmp_path / "out.png", "--device", "gpu"], capsys)
+        assert rc == 2 and "--device gpu needs CuPy" in err
+        assert not (tmp_path / "out.png").exists()
+    rc, _, err = run(["denoise", path, tmp_path / "out.png", "--device", "tpu"], capsys)
+    assert rc == 2 and "invalid choice" in err
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("extra", [["--prior", "tv"], ["--prior", "learned"]])
+def test_device_gpu_matches_cpu(camera, tmp_path, capsys, extra):
+    path, _ = camera
+    outs = {}
+    for dev in ("cpu", "gpu"):
+        out = tmp_path / f"{dev}.tif"
+        rc, _, err = run(["restore", path, out, "--simulate", "--blur", "gaussian:1.2",
+                          "--noise", "0.02", "--device", dev, *extra], capsys)
+        assert rc == 0, err
+        outs[dev] = imread(out)
+    assert np.abs(np.asarray(outs["gpu"]) - np.asarray(outs["cpu"])).max() < 2e-3
+    rc, _, err = run(["denoise", path, tmp_path / "d.png", "--sigma", "0.05", "--device", "gpu",
+                      "--method", "nlm"], capsys)
+    assert rc == 0, err
