@@ -228,8 +228,10 @@ def test_device_gpu_matches_cpu(camera, tmp_path, capsys, extra):
     outs = {}
     for dev in ("cpu", "gpu"):
         out = tmp_path / f"{dev}.tif"
+        # --lam default: the calibrated weight (a search would draw random probes per device)
         rc, _, err = run(["restore", path, out, "--simulate", "--blur", "gaussian:1.2",
-                          "--noise", "0.02", "--device", dev, *extra], capsys)
+                          "--noise", "0.02", "--lam", "default", "--device", dev, *extra],
+                         capsys)
         assert rc == 0, err
         outs[dev] = imread(out)
     assert np.abs(np.asarray(outs["gpu"]) - np.asarray(outs["cpu"])).max() < 2e-3
