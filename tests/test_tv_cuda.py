@@ -89,6 +89,23 @@ extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T*
 }
 TV_STRIP_HOST(host_strip_f32, tv_fgp_strip_f32, float)
 TV_STRIP_HOST(host_strip_f64, tv_fgp_strip_f64, double)
+
+#define TV_STRIP2_HOST(NAME, KERNEL, T)                                                      \
+extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T* Q1, T* R0, \
+                     T* R1, T* S0, T* S1, int C, int H, int W, T w, T s, T beta1, T beta2,  \
+                     int cold, int iso, int rows)                                           \
+{                                                                                           \
+    blockDim.x = 16;                                                                        \
+    for (unsigned by = 0; (long)by * rows < H; ++by)                                        \
+        for (unsigned bx = 0; bx * 16 < (unsigned)W + 16; ++bx)                             \
+            for (unsigned t = 0; t < 16; ++t) {                                             \
+                blockIdx.x = bx; blockIdx.y = by; threadIdx.x = t;                          \
+                KERNEL(v, P0, P1, Q0, Q1, R0, R1, S0, S1, C, H, W, w, s, beta1, beta2,      \
+                       cold, iso, rows);                                                    \
+            }                                                                               \
+}
+TV_STRIP2_HOST(host_strip2_f32, tv_fgp_strip2_f32, float)
+TV_STRIP2_HOST(host_strip2_f64, tv_fgp_strip2_f64, double)
 """
 
 
@@ -104,20 +121,20 @@ def host_kernels(tmp_path_factory):
                     str(lib)], check=True, capture_output=True)
     dll = ctypes.CDLL(str(lib))
     return {np.dtype(np.float32): (dll.host_f32, dll.host_tile_f32, dll.host_strip_f32,
-                                   ctypes.c_float),
+                                   dll.host_strip2_f32, ctypes.c_float),
             np.dtype(np.float64): (dll.host_f64, dll.host_tile_f64, dll.host_strip_f64,
-                                   ctypes.c_double)}
+                                   dll.host_strip2_f64, ctypes.c_double)}
 
 
 def _launcher(host_kernels, dtype, variant="pixel", rows=3):
     """Host twin of :func:`cupy_launcher`: the same choice between the passes."""
-    pixel, tile, strip, cscalar = host_kernels[np.dtype(dtype)]
+    pixel, tile, strip, strip2, cscalar = host_kernels[np.dtype(dtype)]
 
     def launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso):
         arrays = (v, P0, P1, Q0, Q1, R0, R1)
         assert all(a.flags.c_contiguous and a.dtype == v.dtype for a in arrays)
         C, H, W = v.shape
-        fn = {"pixel": pixel, "tile": tile, "strip": strip}[variant]
+        fn = {"pixel": pixel, "tile": tile, "strip": strip, "strip2": strip}[variant]
         if C > 1 and iso:
             fn = pixel
         extra = (ctypes.c_int(rows),) if fn is strip else ()
@@ -125,6 +142,16 @@ def _launcher(host_kernels, dtype, variant="pixel", rows=3):
            ctypes.c_int(H), ctypes.c_int(W), cscalar(w), cscalar(s), cscalar(beta),
            ctypes.c_int(int(cold)), ctypes.c_int(int(iso)), *extra)
 
+    def pair(v, P0, P1, Q0, Q1, R0, R1, S0, S1, w, s, beta1, beta2, cold, iso):
+        arrays = (v, P0, P1, Q0, Q1, R0, R1, S0, S1)
+        assert all(a.flags.c_contiguous and a.dtype == v.dtype for a in arrays)
+        C, H, W = v.shape
+        strip2(*(a.ctypes.data_as(ctypes.c_void_p) for a in arrays), ctypes.c_int(C),
+               ctypes.c_int(H), ctypes.c_int(W), cscalar(w), cscalar(s), cscalar(beta1),
+               cscalar(beta2), ctypes.c_int(int(cold)), ctypes.c_int(int(iso)),
+               ctypes.c_int(rows))
+
+    launch.pair = pair if variant == "strip2" else None
     return launch
 
 
@@ -132,7 +159,7 @@ def _planar(v):
     return np.ascontiguousarray(np.moveaxis(v, -1, 0) if v.ndim == 3 else v[None])
 
 
-@pytest.mark.parametrize("variant", ["pixel", "tile", "strip"])
+@pytest.mark.parametrize("variant", ["pixel", "tile", "strip", "strip2"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(9, 11), (1, 7), (6, 1), (8, 5, 3), (37, 70), (17, 33, 2)])
 @pytest.mark.parametrize("isotropic", [True, False])
@@ -157,7 +184,8 @@ def test_host_compiled_kernel_matches_numba(host_kernels, variant, dtype, shape,
 
 
 @pytest.mark.parametrize(("variant", "rows"), [("pixel", 3), ("tile", 3), ("strip", 1),
-                                               ("strip", 4), ("strip", 5), ("strip", 64)])
+                                               ("strip", 4), ("strip", 5), ("strip", 64),
+                                               ("strip2", 1), ("strip2", 3), ("strip2", 64)])
 @pytest.mark.parametrize("isotropic", [True, False])
 def test_host_compiled_kernel_warm_start(host_kernels, isotropic, variant, rows):
     rng = np.random.default_rng(1)
@@ -183,6 +211,7 @@ def test_source_compiles_for_a_gpu(tmp_path):
     assert "tv_fgp_pass_f32" in ptx and "tv_fgp_pass_f64" in ptx
     assert "tv_fgp_tile_f32" in ptx and "tv_fgp_tile_f64" in ptx
     assert "tv_fgp_strip_f32" in ptx and "tv_fgp_strip_f64" in ptx
+    assert "tv_fgp_strip2_f32" in ptx and "tv_fgp_strip2_f64" in ptx
 
 
 @pytest.mark.gpu
@@ -190,7 +219,7 @@ def test_source_compiles_for_a_gpu(tmp_path):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(33, 47), (20, 18, 3), (300, 270)])
 @pytest.mark.parametrize("isotropic", [True, False])
-@pytest.mark.parametrize("variant", ["strip", "tile", "pixel"])
+@pytest.mark.parametrize("variant", ["strip", "strip2", "tile", "pixel"])
 def test_cupy_fused_kernel_matches_numba(dtype, shape, isotropic, variant, monkeypatch):
     from invrestore.kernels import _tv_cuda
 
