@@ -301,8 +301,12 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="64x64 everywhere (checks the script)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
-    if min(a.sizes + [a.pnp_size, a.cnn_size, a.tv_size]) < 16 or a.cpu_cap <= 0:
-        p.error("sizes must be >= 16 and --cpu-cap positive")
+    if min(a.sizes + [a.pnp_size, a.cnn_size, a.tv_size]) < 16:
+        p.error("sizes must be >= 16")
+    if not (a.cpu_cap > 0 and a.gpu_cap > 0):  # also refuses nan
+        p.error("--cpu-cap and --gpu-cap must be positive")
+    if a.test_workers < 0:
+        p.error("--test-workers must be >= 0")
     if a.quick:
         a.sizes, a.pnp_size, a.cnn_size, a.tv_size = [64], 64, 64, 64
     device = _device_name()

@@ -131,8 +131,12 @@ def get_prior(prior, *, device=None, **options) -> Prior:
     key = prior.lower()
     if key not in reg:
         raise ValueError(f"unknown prior {prior!r}; choose one of {', '.join(PRIOR_NAMES)}")
-    if device is not None and key == "learned":
-        options["device"] = device
+    if device is not None:
+        from .backend import _device_name
+
+        device = _device_name(device)  # checked for every prior, used by "learned"
+        if key == "learned":
+            options["device"] = device
     return reg[key](**options)
 
 

@@ -171,3 +171,12 @@ def test_noise_estimate_uses_the_outer_mask_of_a_composition():
     y = add_gaussian_noise(H @ X, 0.02, rng=8) * m
     res = ir.restore(y, H, prior="gradient_tikhonov", full_output=True, max_iter=3)
     assert abs(res.info["sigma"] - 0.02) < 0.006
+
+
+def test_get_prior_checks_the_device_for_every_prior():
+    import invrestore as ir
+
+    for name in ("tv", "learned"):
+        with pytest.raises(ValueError, match="device must be one of"):
+            ir.get_prior(name, device="tpu")
+    assert ir.get_prior("learned", device="cpu").denoiser.device == "numpy"

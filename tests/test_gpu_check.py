@@ -26,3 +26,15 @@ def test_gpu_check_refuses_bad_sizes():
 
     with pytest.raises(SystemExit):
         gpu_check.main(["--sizes", "0", "--skip-tests"])
+
+
+def test_gpu_check_refuses_bad_caps_and_workers(capsys):
+    import pytest
+
+    from benchmarks import gpu_check
+
+    for argv, message in ((["--gpu-cap", "-1"], "--gpu-cap"), (["--cpu-cap", "nan"], "--cpu-cap"),
+                          (["--test-workers", "-2"], "--test-workers")):
+        with pytest.raises(SystemExit):
+            gpu_check.main([*argv, "--skip-tests"])
+        assert message in capsys.readouterr().err
