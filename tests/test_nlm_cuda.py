@@ -1,8 +1,6 @@
 """The NLM CUDA kernel: its arithmetic on the CPU (host-compiled source), and with a GPU."""
 
 import ctypes
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -17,27 +15,14 @@ from invrestore.kernels.nlm import (
     patch_weights,
 )
 
-SHIM = r"""
-#include <cmath>
-using std::exp;
-struct nlm_dim3 { unsigned x; };
-static nlm_dim3 threadIdx, blockIdx, blockDim;
-#define __global__
-#define __device__
-#define __forceinline__ inline
-"""
+from .cuda_host import compile_host, compiles_for_a_gpu
 
 HOST = r"""
 #define NLM_HOST(NAME, KERNEL, T)                                                           \
 extern "C" void NAME(const T* P, const T* g, T* out, int C, int H, int W, int Wp, int f,    \
                      int r, T s1, T s2)                                                     \
 {                                                                                           \
-    blockDim.x = 32;                                                                        \
-    for (long b = 0; b * 32 < (long)H * W; ++b)                                              \
-        for (unsigned t = 0; t < 32; ++t) {                                                 \
-            blockIdx.x = (unsigned)b; threadIdx.x = t;                                      \
-            KERNEL(P, g, out, C, H, W, Wp, f, r, s1, s2);                                   \
-        }                                                                                   \
+    HOST_GRID_1D((long)H * W, 32, KERNEL(P, g, out, C, H, W, Wp, f, r, s1, s2));           \
 }
 NLM_HOST(host_f32, nlm_pixel_f32, float)
 NLM_HOST(host_f64, nlm_pixel_f64, double)
@@ -46,15 +31,7 @@ NLM_HOST(host_f64, nlm_pixel_f64, double)
 
 @pytest.fixture(scope="module")
 def host_nlm(tmp_path_factory):
-    cxx = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
-    if cxx is None:
-        pytest.skip("no C++ compiler")
-    d = tmp_path_factory.mktemp("nlmcuda")
-    (d / "nlm.cpp").write_text(SHIM + SOURCE + HOST)
-    lib = d / "libnlm.so"
-    subprocess.run([cxx, "-O1", "-std=c++14", "-shared", "-fPIC", str(d / "nlm.cpp"), "-o",
-                    str(lib)], check=True, capture_output=True)
-    dll = ctypes.CDLL(str(lib))
+    dll = compile_host(tmp_path_factory, "nlm", SOURCE + HOST)
     return {np.dtype(np.float32): (dll.host_f32, ctypes.c_float),
             np.dtype(np.float64): (dll.host_f64, ctypes.c_double)}
 
@@ -95,17 +72,7 @@ def test_host_compiled_kernel_matches_reference(host_nlm, dtype, shape, patch_si
 
 
 def test_source_compiles_for_a_gpu(tmp_path):
-    nvcc = shutil.which("nvcc")
-    if nvcc is None:
-        pytest.skip("no CUDA compiler (nvcc)")
-    src = tmp_path / "nlm.cu"
-    src.write_text(SOURCE)
-    out = subprocess.run([nvcc, "-ptx", "-arch=sm_80", "--std=c++14", str(src), "-o",
-                          str(tmp_path / "nlm.ptx")], capture_output=True, text=True,
-                         check=False)
-    assert out.returncode == 0, out.stderr
-    ptx = (tmp_path / "nlm.ptx").read_text()
-    assert "nlm_pixel_f32" in ptx and "nlm_pixel_f64" in ptx
+    compiles_for_a_gpu(tmp_path, "nlm", SOURCE, ["nlm_pixel_f32", "nlm_pixel_f64"])
 
 
 def test_cuda_impl_refuses_numpy():

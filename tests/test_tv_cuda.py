@@ -8,8 +8,6 @@ compiler; only the launch itself needs a GPU (the ``gpu``-marked test).
 """
 
 import ctypes
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -18,30 +16,15 @@ from invrestore.backend import cupy_available, to_device, to_numpy
 from invrestore.kernels import tv_prox
 from invrestore.kernels._tv_cuda import SOURCE, fgp_fused
 
-SHIM = r"""
-#include <cmath>
-#include <limits>
-using std::fmax; using std::fmin; using std::sqrt;
-#define TV_HOST_EMULATION
-struct tv_dim3 { unsigned x, y; };
-static tv_dim3 threadIdx, blockIdx, blockDim;
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __launch_bounds__(n)
-"""
+from .cuda_host import compile_host, compiles_for_a_gpu
 
 HOST = r"""
 #define TV_HOST(NAME, KERNEL, T)                                                            \
 extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T* Q1, T* R0, \
                      T* R1, int C, int H, int W, T w, T s, T beta, int cold, int iso)       \
 {                                                                                           \
-    blockDim.x = 64;                                                                        \
-    for (long b = 0; b * 64 < (long)H * W; ++b)                                              \
-        for (unsigned t = 0; t < 64; ++t) {                                                 \
-            blockIdx.x = (unsigned)b; threadIdx.x = t;                                      \
-            KERNEL(v, P0, P1, Q0, Q1, R0, R1, C, H, W, w, s, beta, cold, iso);              \
-        }                                                                                   \
+    HOST_GRID_1D((long)H * W, 64,                                                            \
+                 KERNEL(v, P0, P1, Q0, Q1, R0, R1, C, H, W, w, s, beta, cold, iso));         \
 }
 TV_HOST(host_f32, tv_fgp_pass_f32, float)
 TV_HOST(host_f64, tv_fgp_pass_f64, double)
@@ -79,13 +62,8 @@ extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T*
                      T* R1, int C, int H, int W, T w, T s, T beta, int cold, int iso,       \
                      int rows)                                                              \
 {                                                                                           \
-    blockDim.x = 16;                                                                        \
-    for (unsigned by = 0; (long)by * rows < H; ++by)                                        \
-        for (unsigned bx = 0; bx * 16 < (unsigned)W + 16; ++bx)                             \
-            for (unsigned t = 0; t < 16; ++t) {                                             \
-                blockIdx.x = bx; blockIdx.y = by; threadIdx.x = t;                          \
-                KERNEL(v, P0, P1, Q0, Q1, R0, R1, C, H, W, w, s, beta, cold, iso, rows);    \
-            }                                                                               \
+    HOST_GRID_STRIPS(W, H, rows, 16,                                                        \
+                     KERNEL(v, P0, P1, Q0, Q1, R0, R1, C, H, W, w, s, beta, cold, iso, rows)); \
 }
 TV_STRIP_HOST(host_strip_f32, tv_fgp_strip_f32, float)
 TV_STRIP_HOST(host_strip_f64, tv_fgp_strip_f64, double)
@@ -95,14 +73,9 @@ extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T*
                      T* R1, T* S0, T* S1, int C, int H, int W, T w, T s, T beta1, T beta2,  \
                      int cold, int iso, int rows)                                           \
 {                                                                                           \
-    blockDim.x = 16;                                                                        \
-    for (unsigned by = 0; (long)by * rows < H; ++by)                                        \
-        for (unsigned bx = 0; bx * 16 < (unsigned)W + 16; ++bx)                             \
-            for (unsigned t = 0; t < 16; ++t) {                                             \
-                blockIdx.x = bx; blockIdx.y = by; threadIdx.x = t;                          \
-                KERNEL(v, P0, P1, Q0, Q1, R0, R1, S0, S1, C, H, W, w, s, beta1, beta2,      \
-                       cold, iso, rows);                                                    \
-            }                                                                               \
+    HOST_GRID_STRIPS(W, H, rows, 16,                                                        \
+                     KERNEL(v, P0, P1, Q0, Q1, R0, R1, S0, S1, C, H, W, w, s, beta1, beta2,  \
+                            cold, iso, rows));                                              \
 }
 TV_STRIP2_HOST(host_strip2_f32, tv_fgp_strip2_f32, float)
 TV_STRIP2_HOST(host_strip2_f64, tv_fgp_strip2_f64, double)
@@ -111,15 +84,7 @@ TV_STRIP2_HOST(host_strip2_f64, tv_fgp_strip2_f64, double)
 
 @pytest.fixture(scope="module")
 def host_kernels(tmp_path_factory):
-    cxx = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
-    if cxx is None:
-        pytest.skip("no C++ compiler")
-    d = tmp_path_factory.mktemp("tvcuda")
-    (d / "tv.cpp").write_text(SHIM + SOURCE + HOST)
-    lib = d / "libtv.so"
-    subprocess.run([cxx, "-O1", "-std=c++14", "-shared", "-fPIC", str(d / "tv.cpp"), "-o",
-                    str(lib)], check=True, capture_output=True)
-    dll = ctypes.CDLL(str(lib))
+    dll = compile_host(tmp_path_factory, "tv", SOURCE + HOST)
     return {np.dtype(np.float32): (dll.host_f32, dll.host_tile_f32, dll.host_strip_f32,
                                    dll.host_strip2_f32, ctypes.c_float),
             np.dtype(np.float64): (dll.host_f64, dll.host_tile_f64, dll.host_strip_f64,
@@ -199,19 +164,9 @@ def test_host_compiled_kernel_warm_start(host_kernels, isotropic, variant, rows)
 
 
 def test_source_compiles_for_a_gpu(tmp_path):
-    nvcc = shutil.which("nvcc")
-    if nvcc is None:
-        pytest.skip("no CUDA compiler (nvcc)")
-    src = tmp_path / "tv.cu"
-    src.write_text(SOURCE)
-    out = subprocess.run([nvcc, "-ptx", "-arch=sm_80", "--std=c++14", str(src), "-o",
-                          str(tmp_path / "tv.ptx")], capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stderr
-    ptx = (tmp_path / "tv.ptx").read_text()
-    assert "tv_fgp_pass_f32" in ptx and "tv_fgp_pass_f64" in ptx
-    assert "tv_fgp_tile_f32" in ptx and "tv_fgp_tile_f64" in ptx
-    assert "tv_fgp_strip_f32" in ptx and "tv_fgp_strip_f64" in ptx
-    assert "tv_fgp_strip2_f32" in ptx and "tv_fgp_strip2_f64" in ptx
+    compiles_for_a_gpu(tmp_path, "tv", SOURCE, [
+        f"tv_fgp_{kind}_{t}" for kind in ("pass", "tile", "strip", "strip2")
+        for t in ("f32", "f64")])
 
 
 @pytest.mark.gpu
