@@ -59,6 +59,27 @@ def _cupy():
     return _CUPY or None
 
 
+def cupy_module():
+    """The ``cupy`` module, for code that builds CUDA kernels (RawModule, ElementwiseKernel).
+
+    This module is the only place that imports CuPy; kernels get it here. Raises
+    ``RuntimeError`` where CuPy cannot be imported.
+    """
+    cp = _cupy()
+    if cp is None:
+        raise RuntimeError("CuPy is not installed (pip install 'invrestore[gpu]') or failed to "
+                           "import")
+    return cp
+
+
+def cublas_module():
+    """CuPy's cuBLAS bindings (``cupy.cuda.cublas``), see :func:`cupy_module`."""
+    cupy_module()
+    from cupy.cuda import cublas  # lazy by design
+
+    return cublas
+
+
 def cupy_available() -> bool:
     """True when CuPy imports and sees at least one CUDA device."""
     cp = _cupy()

@@ -87,3 +87,13 @@ def test_import_needs_no_optional_extra():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert invrestore.__version__
+
+
+def test_cupy_module_raises_clearly_without_cupy(monkeypatch):
+    from invrestore import backend
+
+    monkeypatch.setattr(backend, "_cupy", lambda: None)
+    with pytest.raises(RuntimeError, match="CuPy is not installed"):
+        backend.cupy_module()
+    with pytest.raises(RuntimeError, match="CuPy is not installed"):
+        backend.cublas_module()

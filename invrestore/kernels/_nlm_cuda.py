@@ -24,6 +24,8 @@ import functools
 
 import numpy as np
 
+from ..backend import cupy_module
+
 __all__ = ["MAX_CHANNELS", "SOURCE", "nlm_cuda"]
 
 MAX_CHANNELS = 4
@@ -90,9 +92,7 @@ THREADS = 128
 
 @functools.cache
 def _module():
-    import cupy as cp
-
-    return cp.RawModule(code=SOURCE, options=("--std=c++14",))
+    return cupy_module().RawModule(code=SOURCE, options=("--std=c++14",))
 
 
 def nlm_cuda(P, g, f, r, s1, s2, H, W):
@@ -100,8 +100,7 @@ def nlm_cuda(P, g, f, r, s1, s2, H, W):
 
     Arguments as in :func:`invrestore.kernels.nlm._nlm_xp`; ``C <= MAX_CHANNELS``.
     """
-    import cupy as cp
-
+    cp = cupy_module()
     C = int(P.shape[0])
     if C > MAX_CHANNELS:
         raise ValueError(f"nlm_cuda handles up to {MAX_CHANNELS} channels, got {C}")

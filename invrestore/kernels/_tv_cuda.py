@@ -33,6 +33,7 @@ import math
 
 import numpy as np
 
+from ..backend import cupy_module
 from ._tv_cuda_source import SOURCE
 from .tv import fista_momentum
 
@@ -49,9 +50,7 @@ THREADS = 256
 
 @functools.cache
 def _module():
-    import cupy as cp
-
-    return cp.RawModule(code=SOURCE, options=("--std=c++14",))
+    return cupy_module().RawModule(code=SOURCE, options=("--std=c++14",))
 
 
 #: Passes of :func:`cupy_launcher`: "strip", "strip2" (two passes per sweep where no stopping

@@ -26,6 +26,8 @@ import contextlib
 
 import numpy as np
 
+from ..backend import cublas_module, cupy_module
+
 __all__ = ["CHUNK_PIXELS", "conv_flat_cupy", "gemm_plan", "tf32"]
 
 #: Pixels per chunk of output (None: the whole image).
@@ -95,7 +97,7 @@ def gemm_plan(q0, q1, kh, kw, wp, chunk=None):
 
 
 def _epilogue(residual):
-    import cupy as cp
+    cp = cupy_module()
 
     key = (bool(residual), cp.cuda.Device().id)
     kern = _EPILOGUE.get(key)
@@ -115,8 +117,8 @@ def conv_flat_cupy(geo, x, taps, kh, kw, b, relu, residual, out, chunk=None):
     ``x``, ``out`` (and ``residual``) are C-contiguous float32 CuPy buffers of the padded-flat
     layout ``geo``; ``taps`` is ``(kh kw, ci, co)`` float32, C-contiguous (:func:`prepare`).
     """
-    import cupy as cp
-    from cupy.cuda import cublas
+    cp = cupy_module()
+    cublas = cublas_module()
 
     if not (x.flags.c_contiguous and out.flags.c_contiguous and taps.flags.c_contiguous):
         raise ValueError("conv_flat_cupy needs C-contiguous buffers")
