@@ -154,6 +154,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=250)
+    p.add_argument("--warmup", type=int, default=0, help="raise the learning rate linearly "
+                   "over this many first iterations (Adam's first steps move every weight by "
+                   "about lr whatever its scale, which folded batch-norm weights do not take)")
     p.add_argument("--init", default=None, help="fine-tune from these .npz weights (no batch "
                    "norm: the file's folded convolutions are trained directly)")
     p.add_argument("--low-fraction", type=float, default=0.0, help="share of the crops whose "
@@ -162,9 +165,15 @@ def main(argv=None):
                    "low noise levels of --low-fraction")
     p.add_argument("--balanced", action="store_true", help="weight each crop's squared error "
                    "by 1 / (sigma^2 + (1/255)^2), so low noise levels count as much as high")
+    p.add_argument("--balance-power", type=float, default=1.0, help="with --balanced, weight "
+                   "by (sigma^2 + (1/255)^2)^-power instead: 0.5 weights by about 1/sigma, "
+                   "which evens out the errors in dB (a denoiser's output MSE grows roughly "
+                   "like sigma), 1 favours low noise levels more")
     args = p.parse_args(argv)
     if not 0.0 <= args.low_fraction <= 1.0:
         p.error(f"--low-fraction must be in [0, 1], got {args.low_fraction}")
+    if not 0.0 <= args.balance_power <= 2.0:
+        p.error(f"--balance-power must be in [0, 2], got {args.balance_power}")
     if not 0.0 < args.sigma_low <= 75.0:
         p.error(f"--sigma-low must be in (0, 75], got {args.sigma_low}")
 
@@ -187,7 +196,8 @@ def main(argv=None):
     net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(k / args.iters, 1.0))))
+        opt, lambda k: min(1.0, (k + 1) / max(args.warmup, 1)) * (
+            0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(k / args.iters, 1.0)))))
     t0 = time.time()
     log = []
     for it in range(1, args.iters + 1):
@@ -197,7 +207,7 @@ def main(argv=None):
         yt = torch.from_numpy(y).to(memory_format=torch.channels_last)
         err = (net(yt, torch.from_numpy(s)) - xt) ** 2
         if args.balanced:
-            w = 1.0 / (torch.from_numpy(s) ** 2 + (1.0 / 255) ** 2)
+            w = (torch.from_numpy(s) ** 2 + (1.0 / 255) ** 2) ** -args.balance_power
             loss = torch.mean(err * (w / w.mean()))
         else:
             loss = torch.mean(err)
@@ -222,7 +232,8 @@ def main(argv=None):
                     "batch": args.batch, "patch": args.patch, "sigma_train": "U[0, 75]/255" + (
                         f", {args.low_fraction:g} of the crops U[0, {args.sigma_low:g}]/255"
                         if args.low_fraction > 0 else ""),
-                    "optimizer": f"Adam lr {args.lr} cosine to 1%", "batch_norm": "folded",
+                    "optimizer": f"Adam lr {args.lr} cosine to 1%" + (
+                        f", linear warm-up over {args.warmup}" if args.warmup else ""), "batch_norm": "folded",
                     "threads": args.threads, "train_seconds": round(time.time() - t0),
                     "torch": torch.__version__, "log": log}
             save(net, args.out, prov, args.features, args.layers, sigma_max)

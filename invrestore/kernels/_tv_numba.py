@@ -24,6 +24,12 @@ traffic of separate divergence / gradient / projection passes. Three dual buffer
 checking iterations only (``_check_row``), and ``x = v + w div p`` is formed once at the end
 (``_primal``).
 
+Gray isotropic TV, the common case, has its own pass (``_fgp_pass_gray_iso``) on the
+iterations that need no stopping sums: one loop per row instead of four, so the row buffers
+are not handed from loop to loop (1.3-1.4x faster per iteration at 512x512 float32). It is
+bitwise equal to the general pass, which a test checks by forcing the general pass on every
+iteration.
+
 Compilation, not run time, is what this module is shaped around next: a parallel kernel
 compiles in seconds per dtype, roughly in proportion to its number of vectorised loops, so the
 projections share one branch-free loop for gray images and the first rows of a block go
@@ -146,7 +152,7 @@ def _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso, check, nblocks, 
                         q0[k] = a0 * f + (one - fiso) * min(max(a0, -one), one)
                         q1[k] = a1 * f + (one - fiso) * min(max(a1, -one), one)
                     a0 = r0[W - 1] + s * (zd[W - 1] - z[W - 1])
-                    q0[W - 1] = a0 / max(one, abs(a0))
+                    q0[W - 1] = a0 * (one / max(one, abs(a0)))  # as the fused pass
                 else:
                     for k in range(W - 1):
                         q0[k] = r0[k] + s * (zd[k] - z[k])
@@ -185,6 +191,82 @@ def _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso, check, nblocks, 
                 xsum[i] = xs
 
 
+@njit(**_OPTS)
+def _fgp_pass_gray_iso(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks):
+    """:func:`_fgp_pass` for one channel and isotropic TV, one loop per row.
+
+    The general pass runs four loops per row (two extrapolations, ``z``, the projection) that
+    hand row buffers to each other; here one loop of trip count ``W`` does all of it: it
+    forms ``r = P + beta (P - Q)`` where it is needed (``r1`` at columns ``k`` and ``k - 1``
+    both, instead of storing it), writes ``z`` of row ``i + 1`` to a row buffer and projects
+    dual row ``i``. 1.3-1.4x faster per iteration at 512x512 float32, the case TV denoising
+    spends its time in, and bitwise equal to the general pass (same expressions, same order).
+
+    No cold start (the caller runs the general pass then, which does not read the buffers)
+    and no stopping sums. With ``beta = 0`` the caller passes ``Q = P`` so that the previous
+    dual, possibly never written yet, is not read. The ``z`` buffers carry one more entry,
+    ``z[W] = z[W - 1]``: the horizontal difference is then 0 at the last column where ``r1``
+    is 0 (Neumann invariant), so ``q1[W - 1] = 0`` and ``q0[W - 1] = a0 (1 / max(1, |a0|))``
+    come out of the same loop body.
+    """
+    _, H, W = v.shape
+    one = v.dtype.type(1.0)
+    for b in prange(nblocks):
+        i0 = b * H // nblocks
+        i1 = (b + 1) * H // nblocks
+        zc = np.zeros(W + 1, v.dtype)    # z of row i (zc[W] = zc[W - 1])
+        zn = np.zeros(W + 1, v.dtype)    # z of row i + 1
+        up = np.zeros(W, v.dtype)        # r0 of dual row i0 - 1 (zero above the image)
+        if i0 > 0:
+            a, q = P0[0, i0], Q0[0, i0]
+            for k in range(W):
+                up[k] = a[k] + beta * (a[k] - q[k])
+        a, q = P0[0, i0 + 1], Q0[0, i0 + 1]
+        a1r, q1r = P1[0, i0, 1:], Q1[0, i0, 1:]
+        a1l, q1l = P1[0, i0, :W], Q1[0, i0, :W]
+        vv = v[0, i0]
+        for k in range(W):
+            r0 = a[k] + beta * (a[k] - q[k])
+            r1 = a1r[k] + beta * (a1r[k] - q1r[k])
+            r1l = a1l[k] + beta * (a1l[k] - q1l[k])
+            zc[k] = vv[k] + w * ((r0 - up[k]) + (r1 - r1l))
+        zc[W] = zc[W - 1]
+        for i in range(i0, i1):
+            q0 = R0[0, i + 1]
+            q1 = R1[0, i, 1:]
+            zr = zc[1:]
+            pc0, oc0 = P0[0, i + 1], Q0[0, i + 1]
+            pc1, oc1 = P1[0, i, 1:], Q1[0, i, 1:]
+            if i + 1 < H:
+                p0, o0 = P0[0, i + 2], Q0[0, i + 2]
+                p1r, o1r = P1[0, i + 1, 1:], Q1[0, i + 1, 1:]
+                p1l, o1l = P1[0, i + 1, :W], Q1[0, i + 1, :W]
+                vn = v[0, i + 1]
+                for k in range(W):
+                    r0 = pc0[k] + beta * (pc0[k] - oc0[k])
+                    r0n = p0[k] + beta * (p0[k] - o0[k])
+                    r1n = p1r[k] + beta * (p1r[k] - o1r[k])
+                    r1l = p1l[k] + beta * (p1l[k] - o1l[k])
+                    zd = vn[k] + w * ((r0n - r0) + (r1n - r1l))
+                    zn[k] = zd
+                    zk = zc[k]
+                    a0 = r0 + s * (zd - zk)
+                    a1 = (pc1[k] + beta * (pc1[k] - oc1[k])) + s * (zr[k] - zk)
+                    f = one / max(one, math.sqrt(a0 * a0 + a1 * a1))
+                    q0[k] = a0 * f
+                    q1[k] = a1 * f
+                zn[W] = zn[W - 1]
+                zc, zn = zn, zc
+            else:  # last row: no vertical difference (Neumann)
+                for k in range(W):
+                    zk = zc[k]
+                    a0 = pc0[k] + beta * (pc0[k] - oc0[k])  # 0 by the Neumann invariant
+                    a1 = (pc1[k] + beta * (pc1[k] - oc1[k])) + s * (zr[k] - zk)
+                    f = one / max(one, math.sqrt(a0 * a0 + a1 * a1))
+                    q0[k] = a0 * f
+                    q1[k] = a1 * f
+
+
 @njit(cache=True, nogil=True)
 def _primal(v, P0, P1, w, x):
     # Serial: it runs once per call, and a parallel version costs more compilation (~1 s
@@ -207,14 +289,20 @@ def _fgp_loop(v, P0, P1, Q0, Q1, R0, R1, w, iso, cold, max_iter, tol, check_ever
     dsum = np.zeros(H)
     xsum = np.zeros(H)
     s = dt(1.0) / (dt(8.0) * w)
+    fused = v.shape[0] == 1 and iso  # the common case has its own one-loop pass
     t, beta, rel, k = 1.0, 0.0, np.inf, 0
     while k < max_iter:
         # tol = 0: never measured (rel_change stays inf), as the test costs an iteration
         check = tol > 0 and k > 0 and ((k - 1) % check_every == 0 or k == max_iter - 1)
         # beta = 0 at the first two passes (t_1 = 1, t_2 = (1 + sqrt 5) / 2): the previous
         # dual Q is read from the third pass on, when it holds the first pass's output.
-        _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, dt(beta), cold and k == 0, iso, check,
-                  nblocks, dsum, xsum)
+        if fused and not check and not (cold and k == 0):
+            # beta = 0: Q (maybe never written yet) is not needed; P stands in for it
+            q0, q1 = (P0, P1) if beta == 0.0 else (Q0, Q1)
+            _fgp_pass_gray_iso(v, P0, P1, q0, q1, R0, R1, w, s, dt(beta), nblocks)
+        else:
+            _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, dt(beta), cold and k == 0, iso, check,
+                      nblocks, dsum, xsum)
         P0, Q0, R0 = R0, P0, Q0
         P1, Q1, R1 = R1, P1, Q1
         t, beta = fista_momentum(t)
