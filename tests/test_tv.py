@@ -251,27 +251,31 @@ def test_bad_input():
 @given(h=st.integers(1, 14), w_=st.integers(1, 40), blocks=st.integers(1, 6),
        dtype=st.sampled_from(DTYPES), warm=st.booleans(), n_iter=st.integers(1, 9),
        seed=st.integers(0, 2**16))
-def test_fused_gray_pass_equals_general_pass_bitwise(h, w_, blocks, dtype, warm, n_iter, seed):
-    # The one-loop gray isotropic pass runs whenever no stopping sums are needed; the general
-    # pass runs on checking iterations. Forcing a check at every iteration (tol > 0 that is
-    # never met, check_every = 1) runs the general pass throughout: both must agree to the bit,
-    # with any number of row blocks, from a cold or a warm start.
-    from invrestore.kernels._tv_numba import _fgp_loop
+def test_gray_passes_equal_general_pass_bitwise(h, w_, blocks, dtype, warm, n_iter, seed):
+    # Gray isotropic TV runs its own one-loop passes (a cold start's first pass, then the
+    # others); FUSED_GRAY = False runs the general pass throughout. Both must agree to the
+    # bit, with any number of row blocks, from a cold or a warm start, with or without
+    # stopping tests (which take the general pass on checking iterations).
+    from invrestore.kernels import _tv_numba
 
     v = _rand((1, h, w_), dtype, seed)
-    wt = dtype(0.1)
     p = None
     if warm:
         p = tv_prox(v[0], 0.1, max_iter=3, tol=0.0, return_info=True)[1].dual[:, None]
-    out = []
-    for tol in (1e-300, 0.0):  # general (stops early only where x stops changing), fused
-        bufs = [np.zeros(s, dtype) for s in ((1, h + 1, w_), (1, h, w_ + 1)) * 3]
-        if p is not None:
-            bufs[0][:, 1:] = p[0]
-            bufs[1][:, :, 1:] = p[1]
-        k, _, P0, P1 = _fgp_loop(v, *bufs, wt, True, p is None, n_iter, tol, 1,
-                                 min(blocks, h))
-        n_iter = k
-        out.append((P0.copy(), P1.copy()))
-    np.testing.assert_array_equal(out[0][0], out[1][0])
-    np.testing.assert_array_equal(out[0][1], out[1][1])
+    for tol in (0.0, 1e-4):
+        out = []
+        for fused in (True, False):
+            bufs = [np.zeros(s, dtype) for s in ((1, h + 1, w_), (1, h, w_ + 1)) * 3]
+            if p is not None:
+                bufs[0][:, 1:] = p[0]
+                bufs[1][:, :, 1:] = p[1]
+            _tv_numba.FUSED_GRAY = fused
+            try:
+                k, _, P0, P1 = _tv_numba._fgp_loop(v, *bufs, dtype(0.1), True, p is None,
+                                                   n_iter, tol, 2, min(blocks, h))
+            finally:
+                _tv_numba.FUSED_GRAY = True
+            out.append((k, P0.copy(), P1.copy()))
+        assert out[0][0] == out[1][0]
+        np.testing.assert_array_equal(out[0][1], out[1][1])
+        np.testing.assert_array_equal(out[0][2], out[1][2])

