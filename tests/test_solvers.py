@@ -4,12 +4,32 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from invrestore.functionals import (L21, DataFidelity, GradientTikhonov, KullbackLeibler,
-                                    NonNegative, SquaredL2, Tikhonov, Zero)
+from invrestore.functionals import (
+    L21,
+    DataFidelity,
+    GradientTikhonov,
+    KullbackLeibler,
+    NonNegative,
+    SquaredL2,
+    Tikhonov,
+    Zero,
+)
 from invrestore.operators import Blur, Gradient, Identity
-from invrestore.solvers import (ADMM, FISTA, HQS, PDHG, DivergenceWarning, DouglasRachford,
-                                RichardsonLucy, dpir_schedule, wiener)
+from invrestore.solvers import (
+    ADMM,
+    FISTA,
+    HQS,
+    PDHG,
+    DivergenceWarning,
+    DouglasRachford,
+    RichardsonLucy,
+    dpir_schedule,
+    wiener,
+)
+from invrestore.solvers.splitting import dihedral
 
 RNG = np.random.default_rng(11)
 X = RNG.random((24, 20))
@@ -162,3 +182,40 @@ def test_pdhg_rejects_mismatched_terms():
         PDHG(Zero(), [(SquaredL2(Y), H)], np.zeros((3, 3)))
     with pytest.raises(ValueError, match="at least one"):
         PDHG(Zero(), [], X)
+
+
+@given(h=st.integers(1, 7), w=st.integers(1, 7), c=st.sampled_from([None, 1, 3]),
+       t=st.integers(0, 7))
+def test_dihedral_is_a_group_action_with_inverse(h, w, c, t):
+    x = RNG.random((h, w) if c is None else (h, w, c))
+    y = dihedral(x, t)
+    assert y.flags.c_contiguous and y.shape[2:] == x.shape[2:]
+    assert y.shape[:2] == (x.shape[:2] if t % 2 == 0 else x.shape[1::-1])
+    np.testing.assert_array_equal(dihedral(y, t, inverse=True), x)
+    # the 8 transforms are distinct on a generic image
+    if h == w > 1:
+        seen = {dihedral(x, s).tobytes() for s in range(8)}
+        assert len(seen) == 8
+
+
+def test_hqs_transforms_feed_the_prior_turned_images():
+    # A prior that records what it sees: iteration k gets dihedral(x, k mod 8), and the
+    # result is turned back (a prior that commutes with the transforms gives the same
+    # iterates with and without them).
+    seen = []
+
+    class Probe(Tikhonov):
+        def _prox(self, v, tau):
+            seen.append(v.shape)
+            return super()._prox(v, tau)
+
+    f = DataFidelity(SquaredL2(Y), H)
+    ref = HQS.plug_and_play(f, Tikhonov(), Y, sigma=0.01, transforms=False).run().x
+    hqs = HQS.plug_and_play(f, Probe(), Y, sigma=0.01)
+    assert hqs.transforms and hqs.info()["transforms"]
+    np.testing.assert_allclose(hqs.run().x, ref, atol=1e-12)
+    assert seen == [X.shape if k % 2 == 0 else X.shape[::-1] for k in range(8)]
+    with pytest.raises(TypeError, match="transforms must be a bool"):
+        HQS(f, Tikhonov(), Y, lam=1.0, mus=[1.0], transforms=1)
+    with pytest.raises(ValueError, match="t must be in 0..7"):
+        dihedral(Y, 8)

@@ -8,7 +8,39 @@ from ..backend import check_scalar
 from ..functionals import DataFidelity
 from .base import Solver
 
-__all__ = ["HQS", "DouglasRachford", "dpir_schedule"]
+__all__ = ["HQS", "DouglasRachford", "dihedral", "dpir_schedule"]
+
+
+def dihedral(x, t, *, inverse=False):
+    """The ``t``-th of the 8 flips and quarter turns of an image ``(H, W[, C])``, or its inverse.
+
+    ``t = 4 f + r`` turns by ``r`` quarter turns (``rot90`` over the first two axes) and then,
+    when ``f = 1``, flips left-right. ``t = 0`` is the identity. The result is C-contiguous (a
+    copy unless ``t = 0``); NumPy or CuPy, as the input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(6.0).reshape(2, 3)
+    >>> all(np.array_equal(dihedral(dihedral(x, t), t, inverse=True), x) for t in range(8))
+    True
+    >>> dihedral(x, 1).shape
+    (3, 2)
+    """
+    if not 0 <= t < 8:
+        raise ValueError(f"t must be in 0..7, got {t!r}")
+    if t == 0:
+        return x
+    from ..backend import get_xp
+
+    xp = get_xp(x)
+    r, f = t % 4, t >= 4
+    if inverse:
+        if f:
+            x = x[:, ::-1]
+        return xp.ascontiguousarray(xp.rot90(x, -r, axes=(0, 1)))
+    x = xp.rot90(x, r, axes=(0, 1))
+    return xp.ascontiguousarray(x[:, ::-1] if f else x)
 
 
 def dpir_schedule(sigma, *, n_iter=8, sigma_max=49 / 255, lam=0.23):
@@ -39,6 +71,12 @@ class HQS(Solver):
         Regularisation weight.
     mus : sequence of float
         Penalty per iteration (length = number of iterations); increasing.
+    transforms : bool
+        Give the prior's prox at iteration ``k`` the image flipped / turned by
+        :func:`dihedral` ``k mod 8`` (and undo it on the result). Meant for denoiser priors
+        (DPIR does the same): a learned denoiser's small orientation-dependent errors then
+        change from one iteration to the next instead of piling up, at no cost. The
+        plug-and-play constructor turns it on; off by default.
 
     Notes
     -----
@@ -62,8 +100,11 @@ class HQS(Solver):
     [0.5, 0.5, 0.5]
     """
 
-    def __init__(self, f, prior, x0, *, lam, mus):
+    def __init__(self, f, prior, x0, *, lam, mus, transforms=False):
         self.f, self.prior = f, prior
+        if not isinstance(transforms, bool):
+            raise TypeError(f"transforms must be a bool, got {transforms!r}")
+        self.transforms = transforms
         self.lam = check_scalar(lam, "lam", positive=True)
         self.mus = [check_scalar(m, "mus", positive=True) for m in mus]
         if not self.mus:
@@ -74,15 +115,17 @@ class HQS(Solver):
 
     @classmethod
     def plug_and_play(cls, f, denoiser_prior, x0, *, sigma, lam=0.23, n_iter=8,
-                      sigma_max=49 / 255):
+                      sigma_max=49 / 255, transforms=True):
         """HQS with the DPIR schedule.
 
         The penalties are ``mu_k = lam sigma^2 / sigma_k^2`` and the prior weight is
         ``lam sigma^2``, so the prior's prox step ``(lam sigma^2) / mu_k`` is exactly the
-        denoiser variance ``sigma_k^2``.
+        denoiser variance ``sigma_k^2``. ``transforms`` (on by default) cycles the
+        denoiser's input through the 8 flips and turns, one per iteration.
         """
-        sigmas, mus = dpir_schedule(sigma, n_iter=n_iter, sigma_max=sigma_max, lam=lam)
-        return cls(f, denoiser_prior, x0, lam=lam * sigma ** 2, mus=mus)
+        _, mus = dpir_schedule(sigma, n_iter=n_iter, sigma_max=sigma_max, lam=lam)
+        return cls(f, denoiser_prior, x0, lam=lam * sigma ** 2, mus=mus,
+                   transforms=transforms)
 
     def step(self):
         mu = self.mus[min(self._k, len(self.mus) - 1)]
@@ -90,7 +133,12 @@ class HQS(Solver):
             self._x = self.f.prox(self.x, 1.0 / mu, x0=self._x)
         else:
             self._x = self.f.prox(self.x, 1.0 / mu)
-        self.x = self.prior.prox(self._x, self.lam / mu)
+        if self.transforms:
+            t = self._k % 8
+            self.x = dihedral(self.prior.prox(dihedral(self._x, t), self.lam / mu), t,
+                              inverse=True)
+        else:
+            self.x = self.prior.prox(self._x, self.lam / mu)
         self._k += 1
 
     def run(self, *, max_iter=None, tol=0.0, **kwargs):
@@ -103,7 +151,7 @@ class HQS(Solver):
 
     def info(self):
         return {"solver": "hqs", "lam": self.lam, "mu_first": self.mus[0],
-                "mu_last": self.mus[-1]}
+                "mu_last": self.mus[-1], "transforms": self.transforms}
 
 
 class DouglasRachford(Solver):
