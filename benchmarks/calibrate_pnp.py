@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
@@ -53,6 +54,10 @@ def main(argv=None):
     p.add_argument("--noise", type=float, nargs="+", default=[2.55, 7.65])
     p.add_argument("--multiples", type=float, nargs="+", default=list(MULTIPLES))
     p.add_argument("--json")
+    p.add_argument("--write-npz", metavar="NPZ", help="store the weight with the best mean "
+                   "over the noise levels as 'pnp_lam' in these invrestore .npz weights "
+                   "(the shipped learned model: invrestore/nn/weights/gray.npz), with the "
+                   "calibration in its provenance")
     args = p.parse_args(argv)
     paths = list_images("Train400")
     idx = np.linspace(0, len(paths) - 1, args.n_images).round().astype(int)
@@ -80,8 +85,27 @@ def main(argv=None):
                                              zip(args.multiples, mean))
               + f"  -> best x{args.multiples[best]:g} (lam {rows[-1]['best_lam']:.3g}), "
               f"{time.time() - t0:.0f} s", flush=True)
+    overall = np.mean([r["psnr"] for r in rows], axis=0)
+    best_all = args.multiples[int(np.argmax(overall))]
+    print("mean over noise levels: " + "  ".join(f"x{m:g} {v:.2f}" for m, v in
+                                                  zip(args.multiples, overall))
+          + f"  -> x{best_all:g} (lam {best_all * PNP_LAM:.3g})")
     doc = {"prior": args.prior, "n_images": args.n_images, "rows": rows,
-           "kernels": len(kernels)}
+           "kernels": len(kernels), "best_multiple_overall": best_all,
+           "best_lam_overall": best_all * PNP_LAM}
+    if args.write_npz:
+        from invrestore.nn import load, save_npz
+
+        net = load(args.write_npz)
+        net.pnp_lam = best_all * PNP_LAM
+        prov = dict(net.provenance)
+        prov["pnp_lam_calibration"] = {
+            "command": "python -m benchmarks.calibrate_pnp " + " ".join(
+                sys.argv[1:] if argv is None else argv),
+            "noise": args.noise, "multiples": list(args.multiples),
+            "psnr": [r["psnr"] for r in rows], "pnp_lam": net.pnp_lam}
+        save_npz(net, args.write_npz, provenance=prov)
+        print(f"wrote pnp_lam = {net.pnp_lam:.4g} into {args.write_npz}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1)

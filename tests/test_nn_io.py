@@ -114,6 +114,10 @@ def test_save_npz_round_trip(tmp_path, make):
     assert all(a.dtype == np.float32 for a in arrays.values())
     with pytest.raises(ValueError, match="holds a"):
         load(path, arch="drunet" if net.arch != "drunet" else "dncnn")
+    assert getattr(again, "pnp_lam", None) is None and "pnp_lam" not in meta
+    net.pnp_lam = 0.3  # the plug-and-play weight travels with the weights
+    save_npz(net, path)
+    assert load(path).pnp_lam == 0.3 and read_npz(path)[0]["pnp_lam"] == 0.3
 
 
 def test_npz_bad_files(tmp_path):
@@ -139,6 +143,8 @@ def test_npz_bad_files(tmp_path):
         ({"arch": "ffdnet", "config": {"in_channels": 1}}, None, "config must have"),
         (None, {"conv9.weight": np.zeros((4, 4, 3, 3), np.float32)}, "do not match n_layers"),
         ({"arch": "dncnn"}, None, "do not fit architecture 'dncnn'"),
+        ({"pnp_lam": -0.2}, None, "pnp_lam must be a positive number"),
+        ({"pnp_lam": "0.3"}, None, "pnp_lam must be a positive number"),
     ]
     for i, (override, extra, msg) in enumerate(cases):
         path = write_spec_npz(tmp_path / f"bad{i}.npz", convs, meta_override=override,

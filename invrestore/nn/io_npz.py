@@ -8,7 +8,10 @@ Keys:
        "config": {...}, "sigma_range": [lo, hi], "provenance": {...}}
 
   ``sigma_range`` is on the [0, 1] scale (``hi`` may be null for "no upper bound");
-  ``provenance`` is free-form (source, training command, data, licence).
+  ``provenance`` is free-form (source, training command, data, licence). An optional
+  ``"pnp_lam"`` (a positive number) is the model's plug-and-play weight, read into the
+  model's ``pnp_lam`` attribute, which ``restore(prior=...)`` uses when no ``lam`` is given
+  (calibrated by ``benchmarks/calibrate_pnp.py``, never on a test set).
 * the parameters as float32 arrays in PyTorch layouts.
 
 Architectures and their ``config``:
@@ -84,6 +87,8 @@ def save_npz(model, path, *, provenance=None):
     meta = {"format": FORMAT, "version": VERSION, "arch": arch, "config": model.config(),
             "sigma_range": [float(lo), None if math.isinf(hi) else float(hi)],
             "provenance": dict(model.provenance if provenance is None else provenance)}
+    if getattr(model, "pnp_lam", None) is not None:
+        meta["pnp_lam"] = float(model.pnp_lam)
     arrays = {"meta": np.array(json.dumps(meta))}
     arrays.update(model.state_dict())
     path = Path(path)
@@ -172,10 +177,17 @@ def model_from_npz(path, **kwargs):
     lo, hi = meta["sigma_range"]
     kwargs.setdefault("sigma_range", (float(lo), math.inf if hi is None else float(hi)))
     kwargs.setdefault("provenance", meta.get("provenance") or {})
+    lam = meta.get("pnp_lam")
+    if lam is not None and (isinstance(lam, bool) or not isinstance(lam, (int, float)) or
+                            not math.isfinite(lam) or lam <= 0):
+        raise ValueError(f"{path}: meta pnp_lam must be a positive number, got {lam!r}")
     try:
-        return classes[arch].from_state_dict(arrays, config, **kwargs)
+        model = classes[arch].from_state_dict(arrays, config, **kwargs)
     except (KeyError, TypeError) as err:
         raise ValueError(f"{path}: config {config!r} does not describe a valid {arch} "
                          f"({type(err).__name__}: {err})") from err
     except ValueError as err:
         raise ValueError(f"{path}: weights do not fit architecture {arch!r}: {err}") from err
+    if lam is not None:
+        model.pnp_lam = float(lam)
+    return model
