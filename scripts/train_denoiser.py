@@ -90,14 +90,15 @@ def build(torch, features, n_layers, batch_norm=True):
             """(weight, bias) per convolution with the batch norms folded in (eval mode)."""
             out = []
             for i, c in enumerate(self.convs):
-                w, b = c.weight.detach().double(), c.bias.detach().double()
+                w, b = c.weight.detach().cpu().double(), c.bias.detach().cpu().double()
                 if 0 < i < len(self.convs) - 1 and isinstance(self.norms[i - 1],
                                                               torch.nn.BatchNorm2d):
                     bn = self.norms[i - 1]
-                    g = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() +
-                                                                  bn.eps)
+                    g = bn.weight.detach().cpu().double() / torch.sqrt(
+                        bn.running_var.cpu().double() + bn.eps)
                     w = w * g[:, None, None, None]
-                    b = (b - bn.running_mean.double()) * g + bn.bias.detach().double()
+                    b = (b - bn.running_mean.cpu().double()) * g + \
+                        bn.bias.detach().cpu().double()
                 out.append((w.float().numpy(), b.float().numpy()))
             return out
 
@@ -108,7 +109,7 @@ def psnr(a, b):
     return 10 * math.log10(1.0 / float(np.mean((np.clip(a, 0, 1) - b) ** 2)))
 
 
-def evaluate(torch, net, images, sigma, seed=0):
+def evaluate(torch, net, images, sigma, seed=0, device="cpu"):
     rng = np.random.default_rng(seed)
     out = []
     net.eval()
@@ -117,9 +118,9 @@ def evaluate(torch, net, images, sigma, seed=0):
             h, w = (s - s % 2 for s in img.shape)
             x = img[:h, :w]
             y = x + sigma * rng.standard_normal(x.shape).astype(np.float32)
-            t = torch.from_numpy(y)[None, None]
-            s = torch.full((1, 1, 1, 1), sigma)
-            out.append(psnr(net(t, s)[0, 0].numpy(), x))
+            t = torch.from_numpy(y)[None, None].to(device)
+            s = torch.full((1, 1, 1, 1), sigma, device=device)
+            out.append(psnr(net(t, s)[0, 0].cpu().numpy(), x))
     net.train()
     return float(np.mean(out))
 
@@ -152,6 +153,11 @@ def main(argv=None):
     p.add_argument("--layers", type=int, default=12)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    p.add_argument("--max-seconds", type=float, default=None, help="time budget: the "
+                   "learning-rate schedule follows max(iteration / --iters, elapsed / budget) "
+                   "and training stops (and saves) when either reaches 1, so a run on a "
+                   "lent GPU always ends with a decayed rate and a written file")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--warmup", type=int, default=0, help="raise the learning rate linearly "
@@ -181,6 +187,9 @@ def main(argv=None):
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     rng = np.random.default_rng(args.seed)
     data = Path(args.data)
     images = load_train400(data / "Train400")
@@ -193,33 +202,41 @@ def main(argv=None):
             for i, c in enumerate(net.convs):
                 c.weight.copy_(torch.from_numpy(init[f"conv{i}.weight"]))
                 c.bias.copy_(torch.from_numpy(init[f"conv{i}.bias"]))
-    net = net.to(memory_format=torch.channels_last)
+    net = net.to(dev, memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: min(1.0, (k + 1) / max(args.warmup, 1)) * (
-            0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(k / args.iters, 1.0)))))
     t0 = time.time()
     log = []
-    for it in range(1, args.iters + 1):
+    it, last = 0, False
+    while not last:
+        it += 1
+        progress = it / args.iters
+        if args.max_seconds:
+            progress = max(progress, (time.time() - t0) / args.max_seconds)
+        last = progress >= 1.0
+        # linear warm-up, then cosine decay to 1% of --lr
+        rate = min(1.0, it / max(args.warmup, 1)) * (
+            0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+        for g in opt.param_groups:
+            g["lr"] = args.lr * rate
         x, y, s = sample_batch(images, rng, args.batch, args.patch, sigma_max,
                                args.low_fraction, args.sigma_low / 255)
-        xt = torch.from_numpy(x).to(memory_format=torch.channels_last)
-        yt = torch.from_numpy(y).to(memory_format=torch.channels_last)
-        err = (net(yt, torch.from_numpy(s)) - xt) ** 2
+        xt = torch.from_numpy(x).to(dev, memory_format=torch.channels_last)
+        yt = torch.from_numpy(y).to(dev, memory_format=torch.channels_last)
+        st = torch.from_numpy(s).to(dev)
+        err = (net(yt, st) - xt) ** 2
         if args.balanced:
-            w = (torch.from_numpy(s) ** 2 + (1.0 / 255) ** 2) ** -args.balance_power
+            w = (st ** 2 + (1.0 / 255) ** 2) ** -args.balance_power
             loss = torch.mean(err * (w / w.mean()))
         else:
             loss = torch.mean(err)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        sched.step()
         if it % 50 == 0:
             print(f"it {it} loss {loss.item():.3e} {time.time() - t0:.0f}s", flush=True)
-        if it % args.save_every == 0 or it == args.iters:
-            v = evaluate(torch, net, val, 25 / 255)
-            v_low = evaluate(torch, net, val, 2.55 / 255)
+        if it % args.save_every == 0 or last:
+            v = evaluate(torch, net, val, 25 / 255, device=dev)
+            v_low = evaluate(torch, net, val, 2.55 / 255, device=dev)
             log.append({"iter": it, "seconds": round(time.time() - t0), "val_psnr_s25": v,
                         "val_psnr_s2.55": v_low})
             print(f"  it {it}: Set12[:4] PSNR {v:.2f} dB at sigma 25, {v_low:.2f} dB at 2.55",
@@ -233,8 +250,9 @@ def main(argv=None):
                         f", {args.low_fraction:g} of the crops U[0, {args.sigma_low:g}]/255"
                         if args.low_fraction > 0 else ""),
                     "optimizer": f"Adam lr {args.lr} cosine to 1%" + (
-                        f", linear warm-up over {args.warmup}" if args.warmup else ""), "batch_norm": "folded",
-                    "threads": args.threads, "train_seconds": round(time.time() - t0),
+                        f", linear warm-up over {args.warmup}" if args.warmup else ""),
+                    "batch_norm": "folded", "threads": args.threads, "device": str(dev),
+                    "train_seconds": round(time.time() - t0),
                     "torch": torch.__version__, "log": log}
             save(net, args.out, prov, args.features, args.layers, sigma_max)
 
