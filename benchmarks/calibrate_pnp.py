@@ -2,6 +2,7 @@
 
     python -m benchmarks.calibrate_pnp --prior nlm [--n-images 6] [--noise 2.55 7.65]
                                        [--json FILE]
+    python -m benchmarks.calibrate_pnp --weights invrestore/nn/weights/gray.npz --write-npz
 
 Protocol: ``n`` Train400 images (evenly spaced in the sorted list, 180x180 gray, float64 from
 uint8 / 255), each blurred circularly by 6 kernels that are not the Levin kernels (motion
@@ -49,21 +50,32 @@ def calibration_kernels():
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--prior", required=True)
+    p.add_argument("--prior", help="prior name (as restore() takes it)")
+    p.add_argument("--weights", metavar="NPZ", help="calibrate the network in these "
+                   "invrestore .npz weights instead of a named prior")
     p.add_argument("--n-images", type=int, default=6)
     p.add_argument("--noise", type=float, nargs="+", default=[2.55, 7.65])
     p.add_argument("--multiples", type=float, nargs="+", default=list(MULTIPLES))
     p.add_argument("--json")
-    p.add_argument("--write-npz", metavar="NPZ", help="store the weight with the best mean "
-                   "over the noise levels as 'pnp_lam' in these invrestore .npz weights "
-                   "(the shipped learned model: invrestore/nn/weights/gray.npz), with the "
-                   "calibration in its provenance")
+    p.add_argument("--write-npz", action="store_true", help="with --weights: store the weight "
+                   "with the best mean over the noise levels as 'pnp_lam' in that file, with "
+                   "the calibration in its provenance")
     args = p.parse_args(argv)
+    if (args.prior is None) == (args.weights is None):
+        p.error("give exactly one of --prior and --weights")
+    if args.write_npz and args.weights is None:
+        p.error("--write-npz needs --weights")
     paths = list_images("Train400")
     idx = np.linspace(0, len(paths) - 1, args.n_images).round().astype(int)
     images = [load_image(paths[i], gray=True) for i in idx]
     kernels = calibration_kernels()
-    prior = get_prior(args.prior)
+    if args.weights:
+        from invrestore.functionals import DenoiserPrior
+        from invrestore.nn import load
+
+        prior = DenoiserPrior(load(args.weights))
+    else:
+        prior = get_prior(args.prior)
     rows = []
     t0 = time.time()
     for n in args.noise:
@@ -90,13 +102,13 @@ def main(argv=None):
     print("mean over noise levels: " + "  ".join(f"x{m:g} {v:.2f}" for m, v in
                                                   zip(args.multiples, overall))
           + f"  -> x{best_all:g} (lam {best_all * PNP_LAM:.3g})")
-    doc = {"prior": args.prior, "n_images": args.n_images, "rows": rows,
+    doc = {"prior": args.prior or args.weights, "n_images": args.n_images, "rows": rows,
            "kernels": len(kernels), "best_multiple_overall": best_all,
            "best_lam_overall": best_all * PNP_LAM}
     if args.write_npz:
         from invrestore.nn import load, save_npz
 
-        net = load(args.write_npz)
+        net = load(args.weights)
         net.pnp_lam = best_all * PNP_LAM
         prov = dict(net.provenance)
         prov["pnp_lam_calibration"] = {
@@ -104,8 +116,8 @@ def main(argv=None):
                 sys.argv[1:] if argv is None else argv),
             "noise": args.noise, "multiples": list(args.multiples),
             "psnr": [r["psnr"] for r in rows], "pnp_lam": net.pnp_lam}
-        save_npz(net, args.write_npz, provenance=prov)
-        print(f"wrote pnp_lam = {net.pnp_lam:.4g} into {args.write_npz}")
+        save_npz(net, args.weights, provenance=prov)
+        print(f"wrote pnp_lam = {net.pnp_lam:.4g} into {args.weights}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1)
