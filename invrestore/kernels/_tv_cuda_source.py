@@ -258,6 +258,17 @@ __device__ __forceinline__ void tv_strip_column(const T* v, const T* P0, const T
     }
 }
 
+// Column k and rows [y0, y1) of a strip launch's thread (blockIdx.y numbers the strips);
+// false when the thread has none.
+__device__ __forceinline__ bool strip_span(int H, int W, int rows, int& k, int& y0, int& y1)
+{
+    k = (int)(blockIdx.x * blockDim.x + threadIdx.x);
+    y0 = (int)blockIdx.y * rows;
+    if (k >= W || y0 >= H) return false;
+    y1 = y0 + rows < H ? y0 + rows : H;
+    return true;
+}
+
 #define TV_STRIP_ENTRY(NAME, T)                                                               \
 extern "C" __global__ void NAME(const T* __restrict__ v, const T* __restrict__ P0,           \
                                 const T* __restrict__ P1, const T* __restrict__ Q0,           \
@@ -265,10 +276,8 @@ extern "C" __global__ void NAME(const T* __restrict__ v, const T* __restrict__ P
                                 T* __restrict__ R1, int C, int H, int W, T w, T s, T beta,    \
                                 int cold, int iso, int rows)                                  \
 {                                                                                             \
-    const int k = (int)(blockIdx.x * blockDim.x + threadIdx.x);                               \
-    const int y0 = (int)blockIdx.y * rows;                                                    \
-    if (k >= W || y0 >= H) return;                                                            \
-    const int y1 = y0 + rows < H ? y0 + rows : H;                                             \
+    int k, y0, y1;                                                                            \
+    if (!strip_span(H, W, rows, k, y0, y1)) return;                                           \
     for (int c = 0; c < C; ++c)                                                               \
         tv_strip_column<T>(v, P0, P1, Q0, Q1, R0, R1, (long)c * H * W, H, W, w, s, beta,      \
                            cold, iso, k, y0, y1);                                             \
@@ -396,10 +405,8 @@ extern "C" __global__ void NAME(const T* __restrict__ v, const T* __restrict__ P
                                 int C, int H, int W, T w, T s, T beta1, T beta2, int cold,    \
                                 int iso, int rows)                                            \
 {                                                                                             \
-    const int k = (int)(blockIdx.x * blockDim.x + threadIdx.x);                               \
-    const int y0 = (int)blockIdx.y * rows;                                                    \
-    if (k >= W || y0 >= H) return;                                                            \
-    const int y1 = y0 + rows < H ? y0 + rows : H;                                             \
+    int k, y0, y1;                                                                            \
+    if (!strip_span(H, W, rows, k, y0, y1)) return;                                           \
     for (int c = 0; c < C; ++c)                                                               \
         tv_strip2_column<T>(v, P0, P1, Q0, Q1, R0, R1, S0, S1, (long)c * H * W, H, W, w, s,   \
                             beta1, beta2, cold, iso, k, y0, y1);                              \
