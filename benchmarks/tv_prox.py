@@ -143,10 +143,41 @@ def main(argv=None):
                   f"{r['speedup']:5.1f}x {r['ours_iter']:5d} {r['skimage_obj']:12.3f} "
                   f"{r['ours_obj']:12.3f} {r['skimage_ms_per_iter']:8.3f} "
                   f"{r['ours_ms_per_iter']:10.3f}")
+    passes = gray_pass_check(warm)
+    print(f"gray isotropic pass: {passes['gray_ms_per_iter']:.3f} ms/iteration, general pass "
+          f"{passes['general_ms_per_iter']:.3f} ({passes['ratio']:.2f}x), same output to the bit: "
+          f"{passes['bitwise_equal']}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"threads": threads, "cores": cores, "rows": rows}, f, indent=1)
+            json.dump({"threads": threads, "cores": cores, "rows": rows,
+                       "gray_pass": passes}, f, indent=1)
     return rows
+
+
+def gray_pass_check(v, n_iter=50, repeat=9):
+    """Per-iteration time of the gray isotropic pass against the general pass (one run).
+
+    ``FUSED_GRAY = False`` makes :mod:`invrestore.kernels._tv_numba` run its general pass on
+    every iteration; both are timed interleaved, best of ``repeat``, ``n_iter`` iterations
+    without stopping tests, and their outputs compared.
+    """
+    from invrestore.kernels import _tv_numba
+
+    ws = {True: {}, False: {}}
+    out, best = {}, {True: np.inf, False: np.inf}
+    try:
+        for _ in range(repeat):
+            for fused in (True, False):
+                _tv_numba.FUSED_GRAY = fused
+                t0 = time.perf_counter()
+                out[fused] = tv_prox(v, 0.1, max_iter=n_iter, tol=0.0, workspace=ws[fused])
+                best[fused] = min(best[fused], time.perf_counter() - t0)
+    finally:
+        _tv_numba.FUSED_GRAY = True
+    return {"gray_ms_per_iter": 1e3 * best[True] / n_iter,
+            "general_ms_per_iter": 1e3 * best[False] / n_iter,
+            "ratio": best[False] / best[True],
+            "bitwise_equal": bool(np.array_equal(out[True], out[False]))}
 
 
 if __name__ == "__main__":

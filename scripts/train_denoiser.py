@@ -178,6 +178,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     if not 0.0 <= args.low_fraction <= 1.0:
         p.error(f"--low-fraction must be in [0, 1], got {args.low_fraction}")
+    if args.max_seconds is not None and not args.max_seconds > 0:
+        p.error(f"--max-seconds must be > 0, got {args.max_seconds}")
+    if args.warmup < 0:
+        p.error(f"--warmup must be >= 0, got {args.warmup}")
+    if args.iters < 1:
+        p.error(f"--iters must be >= 1, got {args.iters}")
     if not 0.0 <= args.balance_power <= 2.0:
         p.error(f"--balance-power must be in [0, 2], got {args.balance_power}")
     if not 0.0 < args.sigma_low <= 75.0:

@@ -217,5 +217,8 @@ def test_hqs_transforms_feed_the_prior_turned_images():
     assert seen == [X.shape if k % 2 == 0 else X.shape[::-1] for k in range(8)]
     with pytest.raises(TypeError, match="transforms must be a bool"):
         HQS(f, Tikhonov(), Y, lam=1.0, mus=[1.0], transforms=1)
-    with pytest.raises(ValueError, match="t must be in 0..7"):
-        dihedral(Y, 8)
+    for bad in (8, -1, 1.5, True):
+        with pytest.raises(ValueError, match="t must be an integer in 0..7"):
+            dihedral(Y, bad)
+    with pytest.raises(ValueError, match=r"x must be an image \(H, W\)"):
+        dihedral(np.zeros(5), 1)

@@ -26,7 +26,7 @@ checking iterations only (``_check_row``), and ``x = v + w div p`` is formed onc
 
 Gray isotropic TV, the common case, has its own pass (``_fgp_pass_gray_iso``) on the
 iterations that need no stopping sums: one loop per row instead of four, so the row buffers
-are not handed from loop to loop (1.3-1.4x faster per iteration at 512x512 float32). It is
+are not handed from loop to loop (``benchmarks.tv_prox`` prints the ratio). It is
 bitwise equal to the general pass, which a test checks by forcing the general pass on every
 iteration.
 
@@ -203,8 +203,9 @@ def _fgp_pass_gray_iso(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks):
     hand row buffers to each other; here one loop of trip count ``W`` does all of it: it
     forms ``r = P + beta (P - Q)`` where it is needed (``r1`` at columns ``k`` and ``k - 1``
     both, instead of storing it), writes ``z`` of row ``i + 1`` to a row buffer and projects
-    dual row ``i``. 1.3-1.4x faster per iteration at 512x512 float32, the case TV denoising
-    spends its time in, and bitwise equal to the general pass (same expressions, same order).
+    dual row ``i``. Faster per iteration than the general pass (``python -m
+    benchmarks.tv_prox`` times both in one run: 1.37x at 512x512 float32 on 2 cores) and
+    bitwise equal to it (same expressions, same order).
 
     No cold start (the caller runs the general pass then, which does not read the buffers)
     and no stopping sums. With ``beta = 0`` the caller passes ``Q = P`` so that the previous
@@ -351,7 +352,8 @@ def _zeros_aligned(shape, dtype):
 
     The rows of the buffers with ``W`` columns then start on cache lines when ``W`` is a
     multiple of 16 (float32), and fewer of the passes' vector loads and stores straddle two
-    lines: 4-7% faster iterations at 512x512 float32 than with NumPy's 16-byte alignment.
+    lines (a few percent per iteration at 512x512 float32 in a side-by-side timing; not
+    tracked by a benchmark).
     """
     n = int(np.prod(shape))
     item = np.dtype(dtype).itemsize

@@ -27,8 +27,11 @@ def dihedral(x, t, *, inverse=False):
     >>> dihedral(x, 1).shape
     (3, 2)
     """
-    if not 0 <= t < 8:
-        raise ValueError(f"t must be in 0..7, got {t!r}")
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < 8:
+        raise ValueError(f"t must be an integer in 0..7, got {t!r}")
+    if getattr(x, "ndim", 0) not in (2, 3):
+        raise ValueError(f"x must be an image (H, W) or (H, W, C), got shape "
+                         f"{getattr(x, 'shape', None)}")
     if t == 0:
         return x
     from ..backend import get_xp
@@ -75,7 +78,8 @@ class HQS(Solver):
         Give the prior's prox at iteration ``k`` the image flipped / turned by
         :func:`dihedral` ``k mod 8`` (and undo it on the result). Meant for denoiser priors
         (DPIR does the same): a learned denoiser's small orientation-dependent errors then
-        change from one iteration to the next instead of piling up, at no cost. The
+        change from one iteration to the next instead of piling up, for two image copies per
+        iteration. The
         plug-and-play constructor turns it on; off by default.
 
     Notes
