@@ -241,14 +241,18 @@ def tv_row(n, gpu, iters=100):
                 sweep[variant] = _best(
                     lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="cuda"),
                     lambda: synchronize(yg), repeat=5)
-            _tv_cuda.DEFAULT_VARIANT = default
+            # the strip passes' rows per thread (set through the target thread count)
             target = _tv_cuda.STRIP_TARGET_THREADS
-            for t in (1 << 18, 1 << 20):
-                _tv_cuda.STRIP_TARGET_THREADS = t
-                sweep[f"{default}, {_tv_cuda.strip_rows(n, n)} rows"] = _best(
-                    lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="cuda"),
-                    lambda: synchronize(yg), repeat=5)
-            _tv_cuda.STRIP_TARGET_THREADS = target
+            try:
+                for variant in ("strip", "strip2"):
+                    _tv_cuda.DEFAULT_VARIANT = variant
+                    for t in (1 << 18, 1 << 20):
+                        _tv_cuda.STRIP_TARGET_THREADS = t
+                        sweep[f"{variant}, {_tv_cuda.strip_rows(n, n)} rows"] = _best(
+                            lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="cuda"),
+                            lambda: synchronize(yg), repeat=5)
+            finally:
+                _tv_cuda.STRIP_TARGET_THREADS = target
         finally:
             _tv_cuda.DEFAULT_VARIANT = default
         row["strip_rows"] = _tv_cuda.strip_rows(n, n)
@@ -298,6 +302,8 @@ def main(argv=None):
     p.add_argument("--skip-tests", action="store_true")
     p.add_argument("--test-workers", type=int, default=0,
                    help="run the gpu tests in this many processes (pytest-xdist)")
+    p.add_argument("--tv-variant", default=None, help="the CUDA TV pass for the whole run "
+                   "(one of invrestore.kernels._tv_cuda.VARIANTS; default: the library's)")
     p.add_argument("--quick", action="store_true", help="64x64 everywhere (checks the script)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
@@ -307,6 +313,12 @@ def main(argv=None):
         p.error("--cpu-cap and --gpu-cap must be positive")
     if a.test_workers < 0:
         p.error("--test-workers must be >= 0")
+    from invrestore.kernels import _tv_cuda
+
+    if a.tv_variant is not None:
+        if a.tv_variant not in _tv_cuda.VARIANTS:
+            p.error(f"--tv-variant must be one of {_tv_cuda.VARIANTS}")
+        _tv_cuda.DEFAULT_VARIANT = a.tv_variant
     if a.quick:
         a.sizes, a.pnp_size, a.cnn_size, a.tv_size = [64], 64, 64, 64
     device = _device_name()
@@ -314,7 +326,8 @@ def main(argv=None):
     print(f"GPU: {device or 'none (CuPy or a CUDA device missing): CPU columns only'}")
     record = {"date": datetime.date.today().isoformat(), "gpu": device,
               "cpu": platform.processor() or platform.machine(), "sigma": SIGMA,
-              "cpu_cap_s": a.cpu_cap, "gpu_cap_s": a.gpu_cap}
+              "cpu_cap_s": a.cpu_cap, "gpu_cap_s": a.gpu_cap,
+              "tv_variant": _tv_cuda.DEFAULT_VARIANT}
     parts = set(a.only or ["priors", "pnp", "cnn", "tv"])
 
     def save():  # after every part, so that a run cut short keeps what it measured

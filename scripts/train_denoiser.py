@@ -57,6 +57,53 @@ def sample_batch(images, rng, batch, patch, sigma_max, low_fraction=0.0, sigma_l
     return xs, noisy, sig
 
 
+class DeviceSampler:
+    """``sample_batch`` drawn on the torch device: crops, flips and noise never leave it.
+
+    The same distribution as :func:`sample_batch` (uniform image, uniform crop corner, one of
+    the 8 flips/rotations, sigma per crop), with torch's generator instead of NumPy's. A batch
+    is one gather: each of the 8 transforms is a table of (row, column) offsets in the crop.
+    """
+
+    def __init__(self, torch, images, patch, sigma_max, low_fraction, sigma_low, device):
+        self.torch, self.dev, self.patch = torch, device, patch
+        self.sigma_max, self.low_fraction, self.sigma_low = sigma_max, low_fraction, sigma_low
+        hmax = max(im.shape[0] for im in images)
+        wmax = max(im.shape[1] for im in images)
+        stack = np.zeros((len(images), hmax, wmax), np.float32)
+        for n, im in enumerate(images):
+            stack[n, :im.shape[0], :im.shape[1]] = im
+        self.flat = torch.from_numpy(stack).reshape(-1).to(device)
+        self.hw = (hmax, wmax)
+        self.free = torch.tensor([[im.shape[0] - patch + 1, im.shape[1] - patch + 1]
+                                  for im in images], device=device)
+        idx = np.arange(patch * patch).reshape(patch, patch)
+        offsets = []
+        for k in range(8):  # the transforms of sample_batch, as index tables
+            t = np.rot90(idx, k % 4)
+            offsets.append(t[:, ::-1] if k >= 4 else t)
+        offsets = np.stack(offsets)
+        self.offset = torch.from_numpy((offsets // patch) * wmax + offsets % patch).to(device)
+
+    def __call__(self, batch):
+        torch, dev = self.torch, self.dev
+        hmax, wmax = self.hw
+        n = torch.randint(len(self.free), (batch,), device=dev)
+        free = self.free[n]
+        i = (torch.rand(batch, device=dev) * free[:, 0]).long()
+        j = (torch.rand(batch, device=dev) * free[:, 1]).long()
+        k = torch.randint(8, (batch,), device=dev)
+        corner = n * (hmax * wmax) + i * wmax + j
+        xs = self.flat[corner[:, None, None] + self.offset[k]][:, None]
+        sig = torch.rand(batch, 1, 1, 1, device=dev) * self.sigma_max
+        if self.low_fraction > 0:
+            low = torch.rand(batch, 1, 1, 1, device=dev) < self.low_fraction
+            sig = torch.where(low, torch.rand_like(sig) * self.sigma_low, sig)
+        noisy = xs + sig * torch.randn_like(xs)
+        return (xs.contiguous(memory_format=torch.channels_last),
+                noisy.contiguous(memory_format=torch.channels_last), sig)
+
+
 def build(torch, features, n_layers, batch_norm=True):
     nn = torch.nn
 
@@ -154,6 +201,10 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    p.add_argument("--sampler", choices=["numpy", "device"], default=None, help="where the "
+                   "crops and noise are drawn: numpy (the default on the CPU, which the "
+                   "shipped stages used) or device (torch's generator on --device, the "
+                   "default there: a GPU would otherwise wait for NumPy's noise)")
     p.add_argument("--max-seconds", type=float, default=None, help="time budget: the "
                    "learning-rate schedule follows max(iteration / --iters, elapsed / budget) "
                    "and training stops (and saves) when either reaches 1, so a run on a "
@@ -210,6 +261,10 @@ def main(argv=None):
                 c.bias.copy_(torch.from_numpy(init[f"conv{i}.bias"]))
     net = net.to(dev, memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    sampler = args.sampler or ("numpy" if dev.type == "cpu" else "device")
+    if sampler == "device":
+        draw = DeviceSampler(torch, images, args.patch, sigma_max, args.low_fraction,
+                             args.sigma_low / 255, dev)
     t0 = time.time()
     log = []
     it, last = 0, False
@@ -224,11 +279,14 @@ def main(argv=None):
             0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
         for g in opt.param_groups:
             g["lr"] = args.lr * rate
-        x, y, s = sample_batch(images, rng, args.batch, args.patch, sigma_max,
-                               args.low_fraction, args.sigma_low / 255)
-        xt = torch.from_numpy(x).to(dev, memory_format=torch.channels_last)
-        yt = torch.from_numpy(y).to(dev, memory_format=torch.channels_last)
-        st = torch.from_numpy(s).to(dev)
+        if sampler == "device":
+            xt, yt, st = draw(args.batch)
+        else:
+            x, y, s = sample_batch(images, rng, args.batch, args.patch, sigma_max,
+                                   args.low_fraction, args.sigma_low / 255)
+            xt = torch.from_numpy(x).to(dev, memory_format=torch.channels_last)
+            yt = torch.from_numpy(y).to(dev, memory_format=torch.channels_last)
+            st = torch.from_numpy(s).to(dev)
         err = (net(yt, st) - xt) ** 2
         if args.balanced:
             w = (st ** 2 + (1.0 / 255) ** 2) ** -args.balance_power
@@ -257,7 +315,8 @@ def main(argv=None):
                         if args.low_fraction > 0 else ""),
                     "optimizer": f"Adam lr {args.lr} cosine to 1%" + (
                         f", linear warm-up over {args.warmup}" if args.warmup else ""),
-                    "batch_norm": "folded", "threads": args.threads, "device": str(dev),
+                    "batch_norm": "folded" if args.init is None else "none (fine-tuned)",
+                    "threads": args.threads, "device": str(dev), "sampler": sampler,
                     "train_seconds": round(time.time() - t0),
                     "torch": torch.__version__, "log": log}
             save(net, args.out, prov, args.features, args.layers, sigma_max)

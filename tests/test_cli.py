@@ -10,8 +10,8 @@ import pytest
 from skimage import data
 
 from invrestore import cli
-from invrestore.demo import default_priors
 from invrestore.degradations import add_gaussian_noise, gaussian_kernel
+from invrestore.demo import default_priors
 from invrestore.io import imread, imwrite
 from invrestore.operators import Blur
 
@@ -209,7 +209,7 @@ def test_demo_figure_without_matplotlib(monkeypatch):
 
 def test_device_gpu_without_cupy_is_refused_before_anything_runs(camera, tmp_path, capsys,
                                                                   monkeypatch):
-    import invrestore.backend as backend
+    from invrestore import backend
 
     monkeypatch.setattr(backend, "cupy_available", lambda: False)
     path, _ = camera
@@ -224,7 +224,11 @@ def test_device_gpu_without_cupy_is_refused_before_anything_runs(camera, tmp_pat
 @pytest.mark.gpu
 @pytest.mark.parametrize("extra", [["--prior", "tv"], ["--prior", "learned"]])
 def test_device_gpu_matches_cpu(camera, tmp_path, capsys, extra):
-    path, _ = camera
+    path, x = camera
+    # a float TIFF input, so that the outputs are float too: 8-bit outputs would differ by a
+    # whole level wherever float32 rounding moves a value across a quantisation step
+    path = tmp_path / "camera.tif"
+    imwrite(path, x, bit_depth=32)
     outs = {}
     for dev in ("cpu", "gpu"):
         out = tmp_path / f"{dev}.tif"
@@ -234,7 +238,12 @@ def test_device_gpu_matches_cpu(camera, tmp_path, capsys, extra):
                          capsys)
         assert rc == 0, err
         outs[dev] = imread(out)
-    assert np.abs(np.asarray(outs["gpu"]) - np.asarray(outs["cpu"])).max() < 2e-3
+        assert outs[dev].bit_depth == 32
+    # the solvers stop on a tolerance, which float32 rounding can move by an iteration: the
+    # same restoration to well under one 8-bit level on average (kernel parity, at fixed
+    # iteration counts, is checked to 1e-3 in test_gpu_restore)
+    diff = np.abs(np.asarray(outs["gpu"], np.float64) - np.asarray(outs["cpu"], np.float64))
+    assert diff.mean() < 5e-4 and diff.max() < 1e-2, (diff.mean(), diff.max())
     rc, _, err = run(["denoise", path, tmp_path / "d.png", "--sigma", "0.05", "--device", "gpu",
                       "--method", "nlm"], capsys)
     assert rc == 0, err
