@@ -307,8 +307,9 @@ def main(argv=None):
                   flush=True)
             prov = {"data": "Train400 (400 gray 180x180)", "command":
                     "python scripts/train_denoiser.py " + " ".join(
-                        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                        if k != "data" and v not in (None, False)),
+                        f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+                        for k, v in vars(args).items()
+                        if k != "data" and v is not None and v is not False),
                     "seed": args.seed, "iterations_done": it, "iterations": args.iters,
                     "batch": args.batch, "patch": args.patch, "sigma_train": "U[0, 75]/255" + (
                         f", {args.low_fraction:g} of the crops U[0, {args.sigma_low:g}]/255"

@@ -17,10 +17,12 @@ The kernels are in :mod:`invrestore.kernels._tv_cuda_source`; the versions of th
   down with the previous row in registers (no shared memory, no synchronisation);
 * ``"strip2"``: two FGP passes per launch wherever no stopping test falls between them, the
   first pass computed for the three columns around the thread's (9 image-sized arrays moved
-  per two passes instead of 14). Tested on the CPU like the others; not yet timed on a GPU.
+  per two passes instead of 14). Slower than ``"strip"`` on an H200 (21.8 against 18.9 ms,
+  with 16, 32 or 64 rows per strip alike): the pass is not bound by memory traffic alone, and
+  the recomputed columns cost more than the traffic saved. Kept for other devices to try.
 
-100 passes on 4096x4096 float32 (``benchmarks/gpu_check.py``): strip 18.6 ms on an H200 and
-21.7 ms on an H100, tile 30.8 / 32.3 ms, pixel 53.2 / 53.0 ms; the array code 255 ms.
+100 passes on 4096x4096 float32 (``benchmarks/gpu_check.py``): strip 18.9 ms on an H200 and
+21.7 ms on an H100, tile 31.5 / 32.3 ms, pixel 45.5 / 53.0 ms; the array code 255 ms.
 
 Vectorial isotropic TV of several channels (the channels of a pixel coupled in one thread)
 runs the per-pixel pass.
