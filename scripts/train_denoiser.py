@@ -6,15 +6,20 @@ sigma (5 inputs), ``n_layers`` 3x3 convolutions with ``features`` channels and R
 subtracted from the unshuffled input (residual), pixel shuffle, crop.
 
 Training uses batch normalisation after the hidden convolutions (as FFDNet does); it is folded
-into the convolutions when the weights are saved. Random ``patch`` x ``patch`` crops of the 400 Train400 images with the 8 flips and
-rotations, sigma uniform in [0, 75]/255 per patch, unclipped Gaussian noise, mean squared error,
-Adam with a cosine learning-rate decay, fixed seed. torch is only needed here (``pip install
-torch``); the package runs the result with its own engine.
+into the convolutions when the weights are saved. Random ``patch`` x ``patch`` crops of the 400
+Train400 images with the 8 flips and rotations, sigma uniform in [0, 75]/255 per patch,
+unclipped Gaussian noise, mean squared error (optionally weighted per noise level), Adam with a
+cosine learning-rate decay, fixed seed. On a GPU (``--device cuda``) the crops and the noise
+are drawn there (:class:`DeviceSampler`); ``--max-seconds`` fits the run, schedule included,
+into a time budget. torch is only needed here (``pip install torch``); the package runs the
+result with its own engine.
 
 Usage (the command that produced the shipped weights is recorded in
-``invrestore/nn/weights/README.md``)::
+``invrestore/nn/weights/README.md`` and in the file's metadata)::
 
-    python scripts/train_denoiser.py --out invrestore/nn/weights/gray.npz --iters 3000
+    python scripts/train_denoiser.py --device cuda --batch 128 --max-seconds 330 \
+        --balanced --balance-power 0.5 --low-fraction 0.3 --out gray.npz
+    python scripts/train_denoiser.py --out gray.npz --iters 3000     # on the CPU
 """
 
 from __future__ import annotations
@@ -193,7 +198,8 @@ def main(argv=None):
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" /
                                          "data"))
     p.add_argument("--out", required=True)
-    p.add_argument("--iters", type=int, default=3000)
+    p.add_argument("--iters", type=int, default=None, help="iterations (default 3000; with "
+                   "--max-seconds and no --iters, the time budget alone ends the run)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--patch", type=int, default=64)
     p.add_argument("--features", type=int, default=64)
@@ -233,8 +239,10 @@ def main(argv=None):
         p.error(f"--max-seconds must be > 0, got {args.max_seconds}")
     if args.warmup < 0:
         p.error(f"--warmup must be >= 0, got {args.warmup}")
-    if args.iters < 1:
+    if args.iters is not None and args.iters < 1:
         p.error(f"--iters must be >= 1, got {args.iters}")
+    if args.iters is None and args.max_seconds is None:
+        args.iters = 3000
     if not 0.0 <= args.balance_power <= 2.0:
         p.error(f"--balance-power must be in [0, 2], got {args.balance_power}")
     if not 0.0 < args.sigma_low <= 75.0:
@@ -270,7 +278,7 @@ def main(argv=None):
     it, last = 0, False
     while not last:
         it += 1
-        progress = it / args.iters
+        progress = 0.0 if args.iters is None else it / args.iters
         if args.max_seconds:
             progress = max(progress, (time.time() - t0) / args.max_seconds)
         last = progress >= 1.0
