@@ -128,8 +128,9 @@ def main(argv=None):
         # merge: rows of other priors/tasks already in the file are kept
         path = Path(args.json)
         old = json.loads(path.read_text())["rows"] if path.is_file() else []
-        keys = {(r["prior"], r["task"]) for r in rows}
-        merged = [r for r in old if (r["prior"], r["task"]) not in keys] + rows
+        # a rerun replaces its rows where they were, so the rendered table keeps its order
+        new = {(r["prior"], r["task"]): r for r in rows}
+        merged = [new.pop((r["prior"], r["task"]), r) for r in old] + list(new.values())
         path.write_text(json.dumps({"rows": merged}, indent=1))
     return rows
 
