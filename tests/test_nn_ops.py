@@ -270,3 +270,33 @@ def test_dncnn_on_cupy_with_tf32_is_close_to_float32():
     with tf32():
         fast = to_numpy(gnet(to_device(y, "cupy"), 0.1))
     assert np.abs(fast - ref).max() < 2e-2
+
+
+def test_blas_single_thread_is_shared_by_concurrent_blocks():
+    """Tiles on two threads hold the one-thread BLAS setting together: neither waits for the
+    other, and the count in force before is back once both have left."""
+    import threading
+
+    from invrestore.nn import _flat
+
+    ctl = _flat._openblas_controls()
+    if ctl is None:
+        pytest.skip("no OpenBLAS thread control here")
+    get_fn = ctl[1]
+    before = get_fn()
+    both_inside = threading.Barrier(2, timeout=10)
+    seen = []
+
+    def block():
+        with _flat.blas_single_thread():
+            both_inside.wait()  # a block that waited for the other would time out here
+            seen.append(get_fn())
+            both_inside.wait()
+
+    threads = [threading.Thread(target=block) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert seen == [1, 1]
+    assert get_fn() == before

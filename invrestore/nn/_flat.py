@@ -155,21 +155,37 @@ def numba_blas_available() -> bool:
     return _bind_sgemm() and _openblas_controls() is not None
 
 
+_BLAS_HOLDERS = 0  # blocks inside blas_single_thread, all threads together
+_BLAS_BEFORE = None  # OpenBLAS's thread count when the first of them entered
+
+
 @contextlib.contextmanager
 def blas_single_thread():
-    """Hold SciPy's OpenBLAS to one thread inside the block (restored afterwards)."""
+    """Hold SciPy's OpenBLAS to one thread inside the block (restored afterwards).
+
+    Thread-safe and shared: blocks on several threads at once (tiles denoised side by side)
+    all want one BLAS thread, so the first to enter sets it, the last to leave restores the
+    count, and none waits for another (a lock held for the whole block ran such tiles one
+    after the other). The setting is process-wide while any block holds it.
+    """
+    global _BLAS_HOLDERS, _BLAS_BEFORE
     ctl = _openblas_controls()
     if ctl is None:
         yield False
         return
     set_fn, get_fn = ctl
     with _LOCK:
-        old = get_fn()
-        set_fn(1)
-        try:
-            yield True
-        finally:
-            set_fn(old)
+        if _BLAS_HOLDERS == 0:
+            _BLAS_BEFORE = get_fn()
+            set_fn(1)
+        _BLAS_HOLDERS += 1
+    try:
+        yield True
+    finally:
+        with _LOCK:
+            _BLAS_HOLDERS -= 1
+            if _BLAS_HOLDERS == 0:
+                set_fn(_BLAS_BEFORE)
 
 
 # ---------------------------------------------------------------------------------------------
