@@ -74,36 +74,47 @@ def _find_openblas():
     return None
 
 
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Context manager: NumPy's BLAS runs on one thread inside (re-entrant, thread-safe)."""
-    global _DEPTH
+def _limit_to_one():
+    """Set NumPy's BLAS to one thread; returns the function that undoes it (or None)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         threadpool_limits = None
+    if threadpool_limits is not None:
+        return threadpool_limits(1, user_api="blas").restore_original_limits
+    found = _find_openblas()
+    if found is None:
+        return None
+    get, put = found
+    before = get()
+    put(1)
+    return lambda: put(before)
+
+
+_RESTORE = None  # undoes the limit once the last block has left
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Context manager: NumPy's BLAS runs on one thread inside (re-entrant, thread-safe).
+
+    Blocks on several threads share the setting: the first to enter sets it and the last to
+    leave restores it, so no block runs part of its products on a restored multi-threaded BLAS
+    because another one left first.
+    """
+    global _DEPTH, _RESTORE
     with _LOCK:
+        if _DEPTH == 0:
+            _RESTORE = _limit_to_one()
         _DEPTH += 1
-        first = _DEPTH == 1
-    restore = None
     try:
-        if first:
-            if threadpool_limits is not None:
-                limiter = threadpool_limits(1, user_api="blas")
-                restore = limiter.restore_original_limits
-            else:
-                found = _find_openblas()
-                if found is not None:
-                    get, put = found
-                    before = get()
-                    put(1)
-                    restore = lambda: put(before)
         yield
     finally:
         with _LOCK:
             _DEPTH -= 1
-        if restore is not None:
-            restore()
+            if _DEPTH == 0 and _RESTORE is not None:
+                _RESTORE()
+                _RESTORE = None
 
 
 def parallel_map(func, items, *, n_threads=None):
