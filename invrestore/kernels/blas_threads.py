@@ -31,10 +31,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["default_threads", "parallel_map", "single_threaded_blas"]
+__all__ = ["SharedLimit", "default_threads", "parallel_map", "single_threaded_blas"]
 
-_LOCK = threading.RLock()
-_DEPTH = 0
 _OPENBLAS = None  # (get, set) ctypes functions, or False once the search failed
 
 
@@ -91,30 +89,47 @@ def _limit_to_one():
     return lambda: put(before)
 
 
-_RESTORE = None  # undoes the limit once the last block has left
+class SharedLimit:
+    """A process-wide setting that any number of blocks, on any threads, hold at once.
 
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Context manager: NumPy's BLAS runs on one thread inside (re-entrant, thread-safe).
-
-    Blocks on several threads share the setting: the first to enter sets it and the last to
-    leave restores it, so no block runs part of its products on a restored multi-threaded BLAS
-    because another one left first.
+    ``apply()`` puts the setting in force and returns the function that undoes it (or None
+    where it cannot be applied). The first block to enter :meth:`hold` applies it, the last to
+    leave undoes it, and no block waits for another: blocks that all want the same setting
+    (one BLAS thread for tiles denoised side by side) share it instead of taking turns, and
+    none runs on with the setting undone because another one left first.
     """
-    global _DEPTH, _RESTORE
-    with _LOCK:
-        if _DEPTH == 0:
-            _RESTORE = _limit_to_one()
-        _DEPTH += 1
-    try:
-        yield
-    finally:
-        with _LOCK:
-            _DEPTH -= 1
-            if _DEPTH == 0 and _RESTORE is not None:
-                _RESTORE()
-                _RESTORE = None
+
+    def __init__(self, apply):
+        self._apply = apply
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._undo = None
+
+    @contextlib.contextmanager
+    def hold(self):
+        """Context manager; yields True when the setting is in force, False if unavailable."""
+        with self._lock:
+            if self._depth == 0:
+                self._undo = self._apply()
+            self._depth += 1
+            held = self._undo is not None
+        try:
+            yield held
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._undo is not None:
+                    self._undo()
+                    self._undo = None
+
+
+_ONE_THREAD = SharedLimit(_limit_to_one)
+
+
+def single_threaded_blas():
+    """Context manager: NumPy's BLAS runs on one thread inside (re-entrant, thread-safe;
+    blocks on several threads share the setting, see :class:`SharedLimit`)."""
+    return _ONE_THREAD.hold()
 
 
 def parallel_map(func, items, *, n_threads=None):

@@ -40,16 +40,15 @@ The slow reference these are tested against is :func:`invrestore.nn.reference.co
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import re
-import threading
 
 import numba
 import numpy as np
 from numba import njit, prange, types
 
 from ..backend import get_xp
+from ..kernels.blas_threads import SharedLimit
 
 __all__ = ["FlatGeometry", "blas_single_thread", "conv_flat", "numba_blas_available", "prepare"]
 
@@ -105,7 +104,6 @@ _SGEMM_SYMBOL = "invrestore_nn_sgemm"
 _sgemm = types.ExternalFunction(_SGEMM_SYMBOL, types.void(*([types.voidptr] * 13)))
 _SGEMM_STATE = None  # True once the symbol is bound, False if SciPy's BLAS is unreachable
 _OPENBLAS = None  # (set_num_threads, get_num_threads) of SciPy's OpenBLAS, or False
-_LOCK = threading.Lock()
 
 
 def _bind_sgemm() -> bool:
@@ -155,37 +153,28 @@ def numba_blas_available() -> bool:
     return _bind_sgemm() and _openblas_controls() is not None
 
 
-_BLAS_HOLDERS = 0  # blocks inside blas_single_thread, all threads together
-_BLAS_BEFORE = None  # OpenBLAS's thread count when the first of them entered
-
-
-@contextlib.contextmanager
-def blas_single_thread():
-    """Hold SciPy's OpenBLAS to one thread inside the block (restored afterwards).
-
-    Thread-safe and shared: blocks on several threads at once (tiles denoised side by side)
-    all want one BLAS thread, so the first to enter sets it, the last to leave restores the
-    count, and none waits for another (a lock held for the whole block ran such tiles one
-    after the other). The setting is process-wide while any block holds it.
-    """
-    global _BLAS_HOLDERS, _BLAS_BEFORE
+def _scipy_blas_to_one():
     ctl = _openblas_controls()
     if ctl is None:
-        yield False
-        return
+        return None
     set_fn, get_fn = ctl
-    with _LOCK:
-        if _BLAS_HOLDERS == 0:
-            _BLAS_BEFORE = get_fn()
-            set_fn(1)
-        _BLAS_HOLDERS += 1
-    try:
-        yield True
-    finally:
-        with _LOCK:
-            _BLAS_HOLDERS -= 1
-            if _BLAS_HOLDERS == 0:
-                set_fn(_BLAS_BEFORE)
+    before = get_fn()
+    set_fn(1)
+    return lambda: set_fn(before)
+
+
+_ONE_THREAD = SharedLimit(_scipy_blas_to_one)
+
+
+def blas_single_thread():
+    """Hold SciPy's OpenBLAS to one thread inside the block (restored afterwards); yields
+    whether the limit is in force.
+
+    Blocks on several threads (tiles denoised side by side) share the setting instead of
+    taking turns (:class:`~invrestore.kernels.blas_threads.SharedLimit`); it is process-wide
+    while any block holds it.
+    """
+    return _ONE_THREAD.hold()
 
 
 # ---------------------------------------------------------------------------------------------
