@@ -198,6 +198,7 @@ def main(argv=None):
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" /
                                          "data"))
     p.add_argument("--out", required=True)
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--iters", type=int, default=None, help="iterations (default 3000; with "
                    "--max-seconds and no --iters, the time budget alone ends the run)")
     p.add_argument("--batch", type=int, default=32)
@@ -247,6 +248,17 @@ def main(argv=None):
         p.error(f"--balance-power must be in [0, 2], got {args.balance_power}")
     if not 0.0 < args.sigma_low <= 75.0:
         p.error(f"--sigma-low must be in (0, 75], got {args.sigma_low}")
+    if Path(args.out).exists() and not args.force:
+        p.error(f"{args.out} exists; pass --force to replace it")
+    if args.patch < 2 or args.patch % 2:
+        p.error(f"--patch must be even and >= 2 (2x2 pixel unshuffle), got {args.patch}")
+    for name in ("batch", "features", "threads", "save_every"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.layers < 2:
+        p.error(f"--layers must be >= 2, got {args.layers}")
+    if not args.lr > 0:
+        p.error(f"--lr must be > 0, got {args.lr}")
 
     import torch
 
@@ -258,6 +270,9 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     data = Path(args.data)
     images = load_train400(data / "Train400")
+    small = min(min(im.shape[:2]) for im in images)
+    if args.patch > small:
+        p.error(f"--patch {args.patch} is larger than the smallest training image ({small} px)")
     val = [im for im in load_train400(data / "Set12")][:4]  # monitoring only
     sigma_max = 75.0 / 255.0
     net = build(torch, args.features, args.layers, batch_norm=args.init is None)
@@ -317,7 +332,7 @@ def main(argv=None):
                     "python scripts/train_denoiser.py " + " ".join(
                         f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
                         for k, v in vars(args).items()
-                        if k != "data" and v is not None and v is not False),
+                        if k not in ("data", "force") and v is not None and v is not False),
                     "seed": args.seed, "iterations_done": it, "iterations": args.iters,
                     "batch": args.batch, "patch": args.patch, "sigma_train": "U[0, 75]/255" + (
                         f", {args.low_fraction:g} of the crops U[0, {args.sigma_low:g}]/255"
