@@ -65,6 +65,10 @@ def main(argv=None):
         p.error("give exactly one of --prior and --weights")
     if args.write_npz and args.weights is None:
         p.error("--write-npz needs --weights")
+    if args.n_images < 1:
+        p.error(f"--n-images must be >= 1, got {args.n_images}")
+    if not all(v > 0 for v in args.noise + args.multiples):  # also refuses nan
+        p.error("--noise and --multiples must be positive")
     paths = list_images("Train400")
     idx = np.linspace(0, len(paths) - 1, args.n_images).round().astype(int)
     images = [load_image(paths[i], gray=True) for i in idx]
