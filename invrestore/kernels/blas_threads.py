@@ -31,7 +31,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["SharedLimit", "default_threads", "parallel_map", "single_threaded_blas"]
+__all__ = ["SharedLimit", "default_threads", "parallel_map", "set_to_one",
+           "single_threaded_blas"]
 
 _OPENBLAS = None  # (get, set) ctypes functions, or False once the search failed
 
@@ -81,9 +82,11 @@ def _limit_to_one():
     if threadpool_limits is not None:
         return threadpool_limits(1, user_api="blas").restore_original_limits
     found = _find_openblas()
-    if found is None:
-        return None
-    get, put = found
+    return None if found is None else set_to_one(*found)
+
+
+def set_to_one(get, put):
+    """Set a thread count to 1 through its ``get()`` / ``put(n)`` pair; returns the undo."""
     before = get()
     put(1)
     return lambda: put(before)

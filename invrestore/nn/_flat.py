@@ -48,7 +48,7 @@ import numpy as np
 from numba import njit, prange, types
 
 from ..backend import get_xp
-from ..kernels.blas_threads import SharedLimit
+from ..kernels.blas_threads import SharedLimit, set_to_one
 
 __all__ = ["FlatGeometry", "blas_single_thread", "conv_flat", "numba_blas_available", "prepare"]
 
@@ -154,13 +154,8 @@ def numba_blas_available() -> bool:
 
 
 def _scipy_blas_to_one():
-    ctl = _openblas_controls()
-    if ctl is None:
-        return None
-    set_fn, get_fn = ctl
-    before = get_fn()
-    set_fn(1)
-    return lambda: set_fn(before)
+    ctl = _openblas_controls()  # (set, get)
+    return None if ctl is None else set_to_one(ctl[1], ctl[0])
 
 
 _ONE_THREAD = SharedLimit(_scipy_blas_to_one)
