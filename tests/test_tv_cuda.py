@@ -8,6 +8,7 @@ compiler; only the launch itself needs a GPU (the ``gpu``-marked test).
 """
 
 import ctypes
+import math
 
 import numpy as np
 import pytest
@@ -79,21 +80,45 @@ extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T*
 }
 TV_STRIP2_HOST(host_strip2_f32, tv_fgp_strip2_f32, float)
 TV_STRIP2_HOST(host_strip2_f64, tv_fgp_strip2_f64, double)
+
+// The stopping test's partial sums (strip grid) and the primal (one thread per value).
+#define TV_CHECK_HOST(NAME, KERNEL, T)                                                       \
+extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T* Q1,       \
+                     double* sums, int C, int H, int W, T w, int rows, int nstrips)         \
+{                                                                                           \
+    HOST_GRID_STRIPS(W, H, rows, 16,                                                        \
+                     KERNEL(v, P0, P1, Q0, Q1, sums, C, H, W, w, rows, nstrips));           \
+}
+TV_CHECK_HOST(host_check_f32, tv_check_f32, float)
+TV_CHECK_HOST(host_check_f64, tv_check_f64, double)
+
+#define TV_PRIMAL_HOST(NAME, KERNEL, T)                                                      \
+extern "C" void NAME(const T* v, const T* P0, const T* P1, T* X, int C, int H, int W, T w) \
+{                                                                                           \
+    HOST_GRID_1D((long)C * H * W, 64, KERNEL(v, P0, P1, X, C, H, W, w));                    \
+}
+TV_PRIMAL_HOST(host_primal_f32, tv_primal_f32, float)
+TV_PRIMAL_HOST(host_primal_f64, tv_primal_f64, double)
 """
 
 
 @pytest.fixture(scope="module")
 def host_kernels(tmp_path_factory):
     dll = compile_host(tmp_path_factory, "tv", SOURCE + HOST)
-    return {np.dtype(np.float32): (dll.host_f32, dll.host_tile_f32, dll.host_strip_f32,
-                                   dll.host_strip2_f32, ctypes.c_float),
-            np.dtype(np.float64): (dll.host_f64, dll.host_tile_f64, dll.host_strip_f64,
-                                   dll.host_strip2_f64, ctypes.c_double)}
+    kinds = ("", "tile_", "strip_", "strip2_", "check_", "primal_")
+    return {np.dtype(dtype): tuple(getattr(dll, f"host_{kind}{suffix}") for kind in kinds)
+            + (cscalar,)
+            for dtype, suffix, cscalar in ((np.float32, "f32", ctypes.c_float),
+                                           (np.float64, "f64", ctypes.c_double))}
+
+
+def _ptrs(arrays):
+    return tuple(a.ctypes.data_as(ctypes.c_void_p) for a in arrays)
 
 
 def _launcher(host_kernels, dtype, variant="pixel", rows=3):
     """Host twin of :func:`cupy_launcher`: the same choice between the passes."""
-    pixel, tile, strip, strip2, cscalar = host_kernels[np.dtype(dtype)]
+    pixel, tile, strip, strip2, checker, primal_kernel, cscalar = host_kernels[np.dtype(dtype)]
 
     def launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso):
         arrays = (v, P0, P1, Q0, Q1, R0, R1)
@@ -116,7 +141,25 @@ def _launcher(host_kernels, dtype, variant="pixel", rows=3):
                cscalar(beta2), ctypes.c_int(int(cold)), ctypes.c_int(int(iso)),
                ctypes.c_int(rows))
 
+    def check(v, P0, P1, Q0, Q1, w):
+        C, H, W = v.shape
+        nstrips = -(-H // rows)
+        sums = np.full(2 * nstrips * W, np.nan)  # every entry must be written
+        checker(*_ptrs((v, P0, P1, Q0, Q1, sums)), ctypes.c_int(C), ctypes.c_int(H),
+                ctypes.c_int(W), cscalar(w), ctypes.c_int(rows), ctypes.c_int(nstrips))
+        ds, xs = sums.reshape(2, -1).sum(axis=1)
+        return math.sqrt(ds) / max(math.sqrt(xs), 1e-300)
+
+    def primal(v, P0, P1, w):
+        C, H, W = v.shape
+        x = np.full_like(v, np.nan)
+        primal_kernel(*_ptrs((v, P0, P1, x)), ctypes.c_int(C), ctypes.c_int(H), ctypes.c_int(W),
+                      cscalar(w))
+        return x
+
     launch.pair = pair if variant == "strip2" else None
+    launch.check = check
+    launch.primal = primal
     return launch
 
 
@@ -137,12 +180,15 @@ def test_host_compiled_kernel_matches_numba(host_kernels, variant, dtype, shape,
     w = 0.15
     ref, info = tv_prox(v, w, isotropic=isotropic, max_iter=max_iter, tol=tol,
                         return_info=True, impl="numba")
-    x3, p0, p1, k, _ = fgp_fused(_planar(v), None, w, isotropic, max_iter, tol, 5,
+    x3, p0, p1, k, rel = fgp_fused(_planar(v), None, w, isotropic, max_iter, tol, 5,
                                    _launcher(host_kernels, dtype, variant), np)
     x = np.moveaxis(x3, 0, -1) if v.ndim == 3 else x3[0]
     atol = 2e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(x, ref, atol=atol)
     assert k == info.n_iter
+    # the fused stopping test measures what the Numba kernel's does (same products, double
+    # sums in another order)
+    np.testing.assert_allclose(rel, info.rel_change, rtol=1e-4 if dtype == np.float32 else 1e-9)
     dual = np.stack([p0, p1])
     dual = np.moveaxis(dual, 1, -1) if v.ndim == 3 else dual[:, 0]
     np.testing.assert_allclose(dual, info.dual, atol=10 * atol)
@@ -163,10 +209,53 @@ def test_host_compiled_kernel_warm_start(host_kernels, isotropic, variant, rows)
     np.testing.assert_allclose(np.moveaxis(x3, 0, -1), ref, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 5, 1), (1, 9, 11), (3, 6, 13)])
+@pytest.mark.parametrize("rows", [1, 4, 64])
+def test_host_check_and_primal_kernels(host_kernels, dtype, shape, rows):
+    """Stopping sums and primal against the Numba kernel's: every strip and channel counted."""
+    from invrestore.kernels import _tv_numba
+
+    rng = np.random.default_rng(sum(shape) + rows)
+    v = rng.random(shape).astype(dtype)
+    C, H, W = shape
+
+    def dual():  # in the constraint set, with the Neumann invariants
+        p = rng.uniform(-0.7, 0.7, (2,) + shape).astype(dtype)
+        p[0, :, -1] = 0
+        p[1, :, :, -1] = 0
+        return p
+
+    P, Q = dual(), dual()
+    launch = _launcher(host_kernels, dtype, rows=rows)
+    w = dtype(0.3)
+    rel = launch.check(v, P[0].copy(), P[1].copy(), Q[0].copy(), Q[1].copy(), w)
+    x = launch.primal(v, P[0].copy(), P[1].copy(), w)
+
+    def padded(p):  # the Numba kernel's buffers: a zero ghost row / column in front
+        P0 = np.zeros((C, H + 1, W), dtype)
+        P1 = np.zeros((C, H, W + 1), dtype)
+        P0[:, 1:], P1[:, :, 1:] = p[0], p[1]
+        return P0, P1
+
+    (P0, P1), (Q0, Q1) = padded(P), padded(Q)
+    ds = dx = 0.0
+    for c in range(C):
+        for i in range(H):
+            d, s = _tv_numba._check_row(P0[c, i + 1], P0[c, i], P1[c, i, 1:], P1[c, i],
+                                            Q0[c, i + 1], Q0[c, i], Q1[c, i, 1:], Q1[c, i],
+                                            v[c, i], w)
+            ds, dx = ds + d, dx + s
+    np.testing.assert_allclose(rel, math.sqrt(ds) / math.sqrt(dx), rtol=1e-12)
+    ref = np.empty_like(v)
+    _tv_numba._primal(v, P0, P1, w, ref)
+    np.testing.assert_array_equal(x, ref)
+
+
 def test_source_compiles_for_a_gpu(tmp_path):
     compiles_for_a_gpu(tmp_path, "tv", SOURCE, [
-        f"tv_fgp_{kind}_{t}" for kind in ("pass", "tile", "strip", "strip2")
-        for t in ("f32", "f64")])
+        f"tv_{kind}_{t}" for kind in ("fgp_pass", "fgp_tile", "fgp_strip", "fgp_strip2", "check",
+                                      "primal") for t in ("f32", "f64")])
 
 
 @pytest.mark.gpu

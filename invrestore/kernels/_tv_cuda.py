@@ -26,6 +26,13 @@ The kernels are in :mod:`invrestore.kernels._tv_cuda_source`; the versions of th
 
 Vectorial isotropic TV of several channels (the channels of a pixel coupled in one thread)
 runs the per-pixel pass.
+
+The stopping test (every ``CHECK_EVERY`` iterations when ``tol > 0``) is one launch of
+``tv_check_*`` writing partial sums in float64, one reduction and one copy of two numbers to
+the host; the final ``x = v + w div p`` is one launch of ``tv_primal_*``. Both use the Numba
+kernel's expressions, so the test measures what the CPU's does and stops at the same
+iteration. (In array operations the test took about fifteen launches and two copies to the
+host: what a small image pays per check, on top of its passes.)
 """
 
 from __future__ import annotations
@@ -80,6 +87,9 @@ def strip_rows(H, W, target_threads=None):
 def cupy_launcher(dtype, variant=None):
     """``launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso)`` running one fused pass.
 
+    It carries the driver's other kernels as attributes: ``launch.pair`` (two passes, or
+    None), ``launch.check`` (the stopping test) and ``launch.primal`` (``x = v + w div p``).
+
     ``variant`` (:data:`VARIANTS`) applies to one channel or anisotropic TV; vectorial
     isotropic TV of several channels always runs the per-pixel pass.
     """
@@ -117,18 +127,38 @@ def cupy_launcher(dtype, variant=None):
                                      np.int32(H), np.int32(W), ty(w), ty(s), ty(beta1),
                                      ty(beta2), np.int32(cold), np.int32(iso), np.int32(rows)))
 
+    checker = _module().get_function(f"tv_check_{suffix}")
+    primal_kernel = _module().get_function(f"tv_primal_{suffix}")
+    cp = cupy_module()
+
+    def check(v, P0, P1, Q0, Q1, w):
+        # one launch for the partial sums, one reduction, one copy to the host
+        C, H, W = v.shape
+        rows = strip_rows(H, W)
+        nstrips = (H + rows - 1) // rows
+        sums = cp.empty(2 * nstrips * W, np.float64)
+        grid = ((W + STRIP_THREADS - 1) // STRIP_THREADS, nstrips)
+        checker(grid, (STRIP_THREADS,), (v, P0, P1, Q0, Q1, sums, np.int32(C), np.int32(H),
+                                         np.int32(W), ty(w), np.int32(rows),
+                                         np.int32(nstrips)))
+        ds, xs = (float(a) for a in sums.reshape(2, -1).sum(axis=1).get())
+        return math.sqrt(ds) / max(math.sqrt(xs), 1e-300)
+
+    def primal(v, P0, P1, w):
+        C, H, W = v.shape
+        x = cp.empty_like(v)
+        primal_kernel(((v.size + THREADS - 1) // THREADS,), (THREADS,),
+                      (v, P0, P1, x, np.int32(C), np.int32(H), np.int32(W), ty(w)))
+        return x
+
     # passes k, k + 1 in one launch: (v, P, Q, R, S, w, s, beta_k, beta_k+1, cold, iso) writes
     # R = p_{k+2} and S = p_{k+1}; None where the variant has no such kernel
     launch.pair = pair if two is not None else None
+    # check(v, P, Q, w): the stopping test's ||x_k - x_{k-1}|| / ||x_k|| from the duals;
+    # primal(v, P, w): x = v + w div P (a new array)
+    launch.check = check
+    launch.primal = primal
     return launch
-
-
-def _div(P0, P1, xp):
-    """``div p`` of planar ``(C, H, W)`` duals with the Neumann invariants."""
-    d = P0 + P1
-    d[:, 1:] -= P0[:, :-1]
-    d[:, :, 1:] -= P1[:, :, :-1]
-    return d
 
 
 def fgp_fused(v3, p, w, iso, max_iter, tol, check_every, launch, xp):
@@ -174,10 +204,7 @@ def fgp_fused(v3, p, w, iso, max_iter, tol, check_every, launch, xp):
         # the test of the Numba driver: ||x_k - x_{k-1}|| / ||x_k|| from the duals P, Q,
         # measured at k = 1, 1 + m, ... and at the last iteration, before that pass
         if is_check(k):
-            x_k = v3 + dt(w) * _div(P0, P1, xp)
-            dx = dt(w) * _div(P0 - Q0, P1 - Q1, xp)
-            rel = float(xp.linalg.norm(dx.ravel())) / max(float(xp.linalg.norm(x_k.ravel())),
-                                                          1e-300)
+            rel = launch.check(v3, P0, P1, Q0, Q1, dt(w))
             check = True
         else:
             check = False
@@ -189,5 +216,4 @@ def fgp_fused(v3, p, w, iso, max_iter, tol, check_every, launch, xp):
         k += 1
         if check and rel <= tol:
             break
-    x = v3 + dt(w) * _div(P0, P1, xp)
-    return x, P0, P1, k, rel
+    return launch.primal(v3, P0, P1, dt(w)), P0, P1, k, rel

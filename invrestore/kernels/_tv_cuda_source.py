@@ -11,6 +11,9 @@ Passes (one FGP iteration each, except ``tv_fgp_strip2_*``, which runs two):
 * ``tv_fgp_strip_*``: one thread per column of a strip of rows, previous row in registers;
 * ``tv_fgp_strip2_*``: the strip pass for two iterations per sweep.
 
+Besides the passes: ``tv_check_*`` (the partial sums of the stopping test, on the strip
+pass's grid) and ``tv_primal_*`` (``x = v + w div p``).
+
 Layout: planar ``(C, H, W)``, C-contiguous; duals ``P0``/``P1`` of the same shape with the
 Neumann invariants ``p0[:, H - 1] = 0`` and ``p1[:, :, W - 1] = 0``.
 """
@@ -414,6 +417,77 @@ extern "C" __global__ void NAME(const T* __restrict__ v, const T* __restrict__ P
 
 TV_STRIP2_ENTRY(tv_fgp_strip2_f32, float)
 TV_STRIP2_ENTRY(tv_fgp_strip2_f64, double)
+
+// ---- Stopping test and primal: one launch each instead of a dozen array operations ----
+// div p at (i, k) with the Neumann invariants, the Numba kernel's expression and order:
+// (p0(i) - p0(i - 1)) + (p1(k) - p1(k - 1)), the terms outside the image zero.
+template <typename T>
+__device__ __forceinline__ T tv_div_at(const T* P0, const T* P1, long base, int i, int k,
+                                       int W)
+{
+    const long o = base + (long)i * W + k;
+    const T up = i > 0 ? P0[o - W] : T(0);
+    const T left = k > 0 ? P1[o - 1] : T(0);
+    return (P0[o] - up) + (P1[o] - left);
+}
+
+// Sums of (x_k - x_{k-1})^2 = (w div (P - Q))^2 and x_k^2 = (v + w div P)^2 over column k,
+// rows [y0, y1) of one channel, in double; the products in T, as the Numba kernel's.
+template <typename T>
+__device__ __forceinline__ void tv_check_column(const T* v, const T* P0, const T* P1,
+                                                const T* Q0, const T* Q1, long base, int W,
+                                                T w, int k, int y0, int y1, double* ds,
+                                                double* xs)
+{
+    for (int i = y0; i < y1; ++i) {
+        const T dp = tv_div_at(P0, P1, base, i, k, W);
+        const T dq = tv_div_at(Q0, Q1, base, i, k, W);
+        const T xk = v[base + (long)i * W + k] + w * dp;
+        const T dd = w * (dp - dq);
+        *ds += (double)(dd * dd);
+        *xs += (double)(xk * xk);
+    }
+}
+
+// One thread per column of a strip of rows (the strip pass's grid), all channels; thread
+// (k, strip b) writes its two partial sums to sums[b * W + k] and sums[nstrips * W + b * W + k]
+// (every entry written: no clearing), summed by the caller in one reduction.
+#define TV_CHECK_ENTRY(NAME, T)                                                               \
+extern "C" __global__ void NAME(const T* __restrict__ v, const T* __restrict__ P0,           \
+                                const T* __restrict__ P1, const T* __restrict__ Q0,           \
+                                const T* __restrict__ Q1, double* __restrict__ sums, int C,   \
+                                int H, int W, T w, int rows, int nstrips)                     \
+{                                                                                             \
+    int k, y0, y1;                                                                            \
+    if (!strip_span(H, W, rows, k, y0, y1)) return;                                           \
+    double ds = 0.0, xs = 0.0;                                                                \
+    for (int c = 0; c < C; ++c)                                                               \
+        tv_check_column<T>(v, P0, P1, Q0, Q1, (long)c * H * W, W, w, k, y0, y1, &ds, &xs);    \
+    const long t = (long)blockIdx.y * W + k;                                                  \
+    sums[t] = ds;                                                                             \
+    sums[(long)nstrips * W + t] = xs;                                                         \
+}
+
+TV_CHECK_ENTRY(tv_check_f32, float)
+TV_CHECK_ENTRY(tv_check_f64, double)
+
+// x = v + w div p, one thread per value of the planar (C, H, W) image.
+#define TV_PRIMAL_ENTRY(NAME, T)                                                              \
+extern "C" __global__ void NAME(const T* __restrict__ v, const T* __restrict__ P0,           \
+                                const T* __restrict__ P1, T* __restrict__ X, int C, int H,    \
+                                int W, T w)                                                   \
+{                                                                                             \
+    const long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;                             \
+    const long plane = (long)H * W;                                                           \
+    if (idx >= (long)C * plane) return;                                                       \
+    const long c = idx / plane;                                                               \
+    const long r = idx - c * plane;                                                           \
+    const int i = (int)(r / W);                                                               \
+    X[idx] = v[idx] + w * tv_div_at(P0, P1, c * plane, i, (int)(r - (long)i * W), W);         \
+}
+
+TV_PRIMAL_ENTRY(tv_primal_f32, float)
+TV_PRIMAL_ENTRY(tv_primal_f64, double)
 
 #ifndef TV_HOST_EMULATION
 #define TV_TILE_ENTRY(NAME, T)                                                                \
