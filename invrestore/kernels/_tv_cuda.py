@@ -96,7 +96,13 @@ def cupy_launcher(dtype, variant=None):
     variant = DEFAULT_VARIANT if variant is None else variant
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    dtype = np.dtype(dtype)
+    return _launcher(np.dtype(dtype), variant)
+
+
+@functools.cache
+def _launcher(dtype, variant):
+    # cached: a solver calls the prox every iteration, and looking the kernels up in the
+    # module is a driver call each
     suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[dtype]
     pixel = _module().get_function(f"tv_fgp_pass_{suffix}")
     single = "strip" if variant == "strip2" else variant  # strip2's lone passes
