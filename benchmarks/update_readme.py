@@ -244,12 +244,17 @@ def render(results) -> str:
                 "then our prox run for the fewest iterations that reach an objective "
                 "`1/2 |x - v|^2 + w TV(x)` at least as low; best of 7, the two solvers' calls "
                 "interleaved (one after the other, so neither runs with its data still in the "
-                "caches from its own previous call).", "",
-                "| image | w | scikit-image (ms) | invrestore (ms) | speed-up | our iterations |",
-                "|---|---|---|---|---|---|"]
+                "caches from its own previous call). Last column: our calls back to back "
+                "instead (buffers in the caches, output memory recycled), which shows the cost "
+                "of a cold call.", "",
+                "| image | w | scikit-image (ms) | invrestore (ms) | speed-up | our iterations "
+                "| invrestore back to back (ms) |",
+                "|---|---|---|---|---|---|---|"]
         for r in results["tv_prox"]:
+            b2b = r.get("ours_back_to_back_s")
             out.append(f"| {r['image']} | {r['weight']:.2f} | {1e3 * r['skimage_s']:.1f} | "
-                       f"{1e3 * r['ours_s']:.2f} | {r['speedup']:.1f}x | {r['ours_iter']} |")
+                       f"{1e3 * r['ours_s']:.2f} | {r['speedup']:.1f}x | {r['ours_iter']} | "
+                       f"{'-' if b2b is None else f'{1e3 * b2b:.2f}'} |")
         out.append("")
     if results.get("solver_overhead"):
         out += ["**Solver overhead** (`python -m benchmarks.solver_overhead`): one iteration "
