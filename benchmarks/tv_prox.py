@@ -153,8 +153,8 @@ def main(argv=None):
                   f"{r['ours_ms_per_iter']:10.3f}")
     passes = gray_pass_check(warm)
     print(f"gray isotropic pass: {passes['gray_ms_per_iter']:.3f} ms/iteration, general pass "
-          f"{passes['general_ms_per_iter']:.3f} ({passes['ratio']:.2f}x), same output to the bit: "
-          f"{passes['bitwise_equal']}")
+          f"{passes['general_ms_per_iter']:.3f} ({passes['ratio']:.2f}x), largest output "
+          f"difference {passes['max_abs_diff']:.1e}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"threads": threads, "cores": cores, "rows": rows,
@@ -185,7 +185,7 @@ def gray_pass_check(v, n_iter=50, repeat=9):
     return {"gray_ms_per_iter": 1e3 * best[True] / n_iter,
             "general_ms_per_iter": 1e3 * best[False] / n_iter,
             "ratio": best[False] / best[True],
-            "bitwise_equal": bool(np.array_equal(out[True], out[False]))}
+            "max_abs_diff": float(np.abs(out[True] - out[False]).max())}
 
 
 if __name__ == "__main__":

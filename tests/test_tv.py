@@ -251,11 +251,12 @@ def test_bad_input():
 @given(h=st.integers(1, 14), w_=st.integers(1, 40), blocks=st.integers(1, 6),
        dtype=st.sampled_from(DTYPES), warm=st.booleans(), n_iter=st.integers(1, 9),
        seed=st.integers(0, 2**16))
-def test_gray_passes_equal_general_pass_bitwise(h, w_, blocks, dtype, warm, n_iter, seed):
+def test_gray_passes_equal_general_pass(h, w_, blocks, dtype, warm, n_iter, seed):
     # Gray isotropic TV runs its own one-loop passes (a cold start's first pass, then the
-    # others); FUSED_GRAY = False runs the general pass throughout. Both must agree to the
-    # bit, with any number of row blocks, from a cold or a warm start, with or without
-    # stopping tests (which take the general pass on checking iterations).
+    # others); FUSED_GRAY = False runs the general pass throughout. Both must agree to
+    # rounding (the compiler may fuse different multiply-adds in the two loops), with any
+    # number of row blocks, from a cold or a warm start, with or without stopping tests
+    # (which take the general pass on checking iterations).
     from invrestore.kernels import _tv_numba
 
     v = _rand((1, h, w_), dtype, seed)
@@ -277,5 +278,6 @@ def test_gray_passes_equal_general_pass_bitwise(h, w_, blocks, dtype, warm, n_it
                 _tv_numba.FUSED_GRAY = True
             out.append((k, P0.copy(), P1.copy()))
         assert out[0][0] == out[1][0]
-        np.testing.assert_array_equal(out[0][1], out[1][1])
-        np.testing.assert_array_equal(out[0][2], out[1][2])
+        atol = 4e-6 if dtype == np.float32 else 1e-14
+        np.testing.assert_allclose(out[0][1], out[1][1], rtol=0, atol=atol)
+        np.testing.assert_allclose(out[0][2], out[1][2], rtol=0, atol=atol)

@@ -187,8 +187,9 @@ def test_host_compiled_kernel_matches_numba(host_kernels, variant, dtype, shape,
     np.testing.assert_allclose(x, ref, atol=atol)
     assert k == info.n_iter
     # the fused stopping test measures what the Numba kernel's does (same products, double
-    # sums in another order)
-    np.testing.assert_allclose(rel, info.rel_change, rtol=1e-4 if dtype == np.float32 else 1e-9)
+    # sums in another order; in float32 the measured change, a difference of nearly equal
+    # iterates, carries the iterates' rounding differences, relatively large near the end)
+    np.testing.assert_allclose(rel, info.rel_change, rtol=1e-2 if dtype == np.float32 else 1e-9)
     dual = np.stack([p0, p1])
     dual = np.moveaxis(dual, 1, -1) if v.ndim == 3 else dual[:, 0]
     np.testing.assert_allclose(dual, info.dual, atol=10 * atol)
@@ -249,7 +250,8 @@ def test_host_check_and_primal_kernels(host_kernels, dtype, shape, rows):
     np.testing.assert_allclose(rel, math.sqrt(ds) / math.sqrt(dx), rtol=1e-12)
     ref = np.empty_like(v)
     _tv_numba._primal(v, P0, P1, w, ref)
-    np.testing.assert_array_equal(x, ref)
+    # to rounding: the Numba kernel may fuse the multiply-add, the host build does not
+    np.testing.assert_allclose(x, ref, rtol=0, atol=1e-6 if dtype == np.float32 else 1e-15)
 
 
 def test_source_compiles_for_a_gpu(tmp_path):
