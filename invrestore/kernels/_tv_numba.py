@@ -24,8 +24,8 @@ traffic of separate divergence / gradient / projection passes. Three dual buffer
 checking iterations only (``_check_row``), and ``x = v + w div p`` is formed once at the end
 (``_primal``).
 
-Gray isotropic TV, the common case, has its own pass (``_fgp_pass_gray_iso``) on the
-iterations that need no stopping sums: one loop per row instead of four, so the row buffers
+Gray isotropic TV, the common case, has its own pass (``_fgp_pass_gray_iso``) on every
+iteration but a cold start's first: one loop per row instead of four, so the row buffers
 are not handed from loop to loop (``benchmarks.tv_prox`` prints the ratio). It computes
 the general pass's expressions in the same order and agrees with it to rounding (the
 compiler may fuse different multiply-adds in the two loops: ~4e-7 at most in float32 over
@@ -203,7 +203,7 @@ def _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso, check, nblocks, 
 
 
 @njit(**_OPTS)
-def _fgp_pass_gray_iso(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks):
+def _fgp_pass_gray_iso(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks, check, dsum, xsum):
     """:func:`_fgp_pass` for one channel and isotropic TV, one loop per row.
 
     The general pass runs four loops per row (two extrapolations, ``z``, the projection) that
@@ -214,9 +214,12 @@ def _fgp_pass_gray_iso(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks):
     benchmarks.tv_prox`` times both in one run: 1.37x at 512x512 float32 on 2 cores) and
     equal to it to rounding (same expressions, same order; see the module notes).
 
-    No cold start (the caller runs the general pass then, which does not read the buffers)
-    and no stopping sums. With ``beta = 0`` the caller passes ``Q = P`` so that the previous
-    dual, possibly never written yet, is not read. The ``z`` buffers carry one more entry,
+    No cold start (the caller runs ``_fgp_first_gray_iso`` then). With ``check`` it also
+    writes the stopping sums of each row (``_check_row`` on the row just updated, its inputs
+    still in the caches), as the general pass does, so that checking iterations (one in
+    ``check_every``) do not fall back to the general pass's four loops. With ``beta = 0``
+    and no check the caller passes ``Q = P`` so that the previous dual, possibly never
+    written yet, is not read. The ``z`` buffers carry one more entry,
     ``z[W] = z[W - 1]``: the horizontal difference is then 0 at the last column where ``r1``
     is 0 (Neumann invariant), so ``q1[W - 1] = 0`` and ``q0[W - 1] = a0 (1 / max(1, |a0|))``
     come out of the same loop body.
@@ -277,6 +280,9 @@ def _fgp_pass_gray_iso(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks):
                     f = one / max(one, math.sqrt(a0 * a0 + a1 * a1))
                     q0[k] = a0 * f
                     q1[k] = a1 * f
+            if check:  # the stopping sums of row i, from P and Q as the general pass's
+                dsum[i], xsum[i] = _check_row(pc0, P0[0, i], pc1, P1[0, i], oc0, Q0[0, i], oc1,
+                                              Q1[0, i], v[0, i], w)
 
 
 @njit(**_OPTS)
@@ -336,10 +342,12 @@ def _fgp_loop(v, P0, P1, Q0, Q1, R0, R1, w, iso, cold, max_iter, tol, check_ever
         # dual Q is read from the third pass on, when it holds the first pass's output.
         if fused and cold and k == 0:
             _fgp_first_gray_iso(v, R0, R1, s, nblocks)
-        elif fused and not check and not (cold and k == 0):
-            # beta = 0: Q (maybe never written yet) is not needed; P stands in for it
-            q0, q1 = (P0, P1) if beta == 0.0 else (Q0, Q1)
-            _fgp_pass_gray_iso(v, P0, P1, q0, q1, R0, R1, w, s, dt(beta), nblocks)
+        elif fused and not (cold and k == 0):
+            # beta = 0: Q (maybe never written yet) is not needed; P stands in for it, except
+            # on checking iterations, whose sums read the previous dual (cleared if unwritten)
+            q0, q1 = (P0, P1) if beta == 0.0 and not check else (Q0, Q1)
+            _fgp_pass_gray_iso(v, P0, P1, q0, q1, R0, R1, w, s, dt(beta), nblocks, check,
+                               dsum, xsum)
         else:
             _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, dt(beta), cold and k == 0, iso, check,
                       nblocks, dsum, xsum)
