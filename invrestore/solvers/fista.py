@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from ..backend import check_scalar, norm, vdot
+from ..backend import check_scalar, vdot
+from ._fused import fista_update
 from .base import Solver
 
 __all__ = ["FISTA"]
@@ -89,18 +90,18 @@ class FISTA(Solver):
                 break
             t *= self.eta
         self.t_step = t
-        d = x - x_old
-        self._last_step_norm = norm(d)
         m_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * self.momentum ** 2))
-        # <y - x, x - x_old> > 0: the momentum points uphill (two reductions, no temporary)
-        if self.restart and _vdot(y, d) - _vdot(x, d) > 0:
+        # the extrapolated point, |x - x_old| and the restart test's inner products in one
+        # pass (_fused); the point is dropped on a restart
+        y_next, dd, yd, xd = fista_update(x, x_old, y, (self.momentum - 1.0) / m_new)
+        self._last_step_norm = math.sqrt(max(dd, 0.0))
+        # <y - x, x - x_old> > 0: the momentum points uphill
+        if self.restart and yd - xd > 0:
             self.momentum, m_new = 1.0, 1.0
             self.n_restarts += 1
             self.y = x
         else:
-            d *= (self.momentum - 1.0) / m_new
-            d += x
-            self.y = d
+            self.y = y_next
         self.momentum = m_new
         self.x = x
 
