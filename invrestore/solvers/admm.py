@@ -6,7 +6,7 @@ import math
 
 from ..backend import check_scalar, vdot
 from ..functionals import DataFidelity
-from ._fused import admm_update
+from ..kernels.solver_updates import admm_update
 from .base import Solver
 
 __all__ = ["ADMM"]
@@ -73,7 +73,8 @@ class ADMM(Solver):
         self._x = self._prox_f(z_prev - self.u)
         v = self._x + self.u
         z = self.g.prox(v, 1.0 / self.rho)
-        # u + x - z in v's memory, and the residuals' inner products, in one pass (_fused):
+        # u + x - z in v's memory and the residuals' inner products, in one pass
+        # (kernels.solver_updates):
         # ||x - z||^2 = |x|^2 - 2<x, z> + |z|^2 and ||z - z_prev||^2 likewise, with |z_prev|^2
         # kept from the previous step; |z| also serves the run loop. Accumulated in float64,
         # relative changes down to ~1e-7 are resolved, far below any stopping tolerance in use.

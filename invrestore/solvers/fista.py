@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..backend import check_scalar, vdot
-from ._fused import fista_update
+from ..kernels.solver_updates import fista_update
 from .base import Solver
 
 __all__ = ["FISTA"]
@@ -92,7 +92,7 @@ class FISTA(Solver):
         self.t_step = t
         m_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * self.momentum ** 2))
         # the extrapolated point, |x - x_old| and the restart test's inner products in one
-        # pass (_fused); the point is dropped on a restart
+        # pass (kernels.solver_updates); the point is dropped on a restart
         y_next, dd, yd, xd = fista_update(x, x_old, y, (self.momentum - 1.0) / m_new)
         self._last_step_norm = math.sqrt(max(dd, 0.0))
         # <y - x, x - x_old> > 0: the momentum points uphill

@@ -1,11 +1,11 @@
-"""The one-pass solver updates (``invrestore.solvers._fused``) against plain array code."""
+"""The one-pass solver updates (``invrestore.kernels.solver_updates``) against plain array code."""
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from invrestore.solvers._fused import admm_update, fista_update
+from invrestore.kernels.solver_updates import admm_update, fista_update
 
 
 def _sums64(*pairs):
@@ -61,7 +61,8 @@ def test_solvers_same_iterates_with_array_code(solver, monkeypatch):
     # The fused path and the array-code path give the same iterates (only float64 sums
     # differ in order), so a solver's result cannot depend on which one ran.
     from invrestore.functionals import SquaredL2, TotalVariation
-    from invrestore.solvers import ADMM, FISTA, _fused
+    from invrestore.kernels import solver_updates as _fused
+    from invrestore.solvers import ADMM, FISTA
 
     rng = np.random.default_rng(0)
     y = rng.random((24, 20))

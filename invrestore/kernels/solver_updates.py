@@ -5,7 +5,8 @@ expensive calls (the data-term and prior proxes). Done as separate array operati
 reads image-sized arrays that those calls have just pushed out of the caches; for NumPy
 input the kernels here do the update and every sum in one pass over memory. CuPy input (and
 anything unusual: mixed dtypes, non-contiguous views) takes the array operations, with the
-same results up to the order of the float64 sums.
+same results up to the order of the float64 sums; that array code is also the reference the
+tests compare the kernels with.
 """
 
 from __future__ import annotations
