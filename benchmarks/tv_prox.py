@@ -1,6 +1,7 @@
 """TV denoising: invrestore's Numba FGP prox against scikit-image's Chambolle solver.
 
-    python -m benchmarks.tv_prox [--weights 0.05 0.1 0.2] [--repeat 7] [--json FILE]
+    python -m benchmarks.tv_prox [--weights 0.05 0.1 0.2] [--repeat 7] [--sizes 512 1024 2048]
+                                 [--json FILE]
 
 For each 512x512 float32 test image (``skimage.data.camera() / 255`` and a Set12 image when the
 data is installed, each plus Gaussian noise of std 0.1, seed 0) and weight ``w``:
@@ -21,6 +22,10 @@ zero difference across the last row/column (our Neumann :class:`Gradient`) and s
 ``argmin_x 1/2 ||x - v||^2 + weight TV(x)``; the script checks this by solving a small image to
 high accuracy with both and printing the largest difference. (For colour images they differ:
 scikit-image denoises channels separately, we couple them; this benchmark is gray.)
+
+Last, the gray pass's two ways of storing the dual are timed against each other per
+iteration at ``--sizes``: updated in place (two buffers; the default from 2 MiB images on)
+or out of place (three buffers).
 """
 
 from __future__ import annotations
@@ -122,6 +127,8 @@ def main(argv=None):
     ap.add_argument("--weights", type=float, nargs="+", default=[0.05, 0.1, 0.2])
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048],
+                    help="image sizes of the in-place / out-of-place dual comparison")
     args = ap.parse_args(argv)
 
     threads, cores = numba.get_num_threads(), os.cpu_count()
@@ -155,10 +162,57 @@ def main(argv=None):
     print(f"gray isotropic pass: {passes['gray_ms_per_iter']:.3f} ms/iteration, general pass "
           f"{passes['general_ms_per_iter']:.3f} ({passes['ratio']:.2f}x), largest output "
           f"difference {passes['max_abs_diff']:.1e}")
+    storage = dual_storage_check(args.sizes)
+    print("dual updated in place (two buffers) vs out of place (three), gray float32, "
+          "ms per iteration:")
+    for r in storage:
+        print(f"  {r['size']:5d}^2: in place {r['inplace_ms_per_iter']:.3f}, out of place "
+              f"{r['outofplace_ms_per_iter']:.3f} ({r['ratio']:.2f}x), default "
+              f"{'in place' if r['default_inplace'] else 'out of place'}, largest difference "
+              f"{r['max_abs_diff']:.1e}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"threads": threads, "cores": cores, "rows": rows,
-                       "gray_pass": passes}, f, indent=1)
+                       "gray_pass": passes, "dual_storage": storage}, f, indent=1)
+    return rows
+
+
+def dual_storage_check(sizes=(512, 1024, 2048), n_iter=30, repeat=5):
+    """Per-iteration time of the gray pass with the dual updated in place or not (one run).
+
+    The camera image tiled to ``size x size`` plus noise; ``INPLACE_FROM`` of
+    :mod:`invrestore.kernels._tv_numba` set to 0 (always in place) or out of reach (never),
+    both timed interleaved, best of ``repeat``, ``n_iter`` iterations without stopping tests,
+    and their outputs compared. ``default_inplace`` says which one ``tv_prox`` runs at that
+    size.
+    """
+    from invrestore.kernels import _tv_numba
+
+    saved = _tv_numba.INPLACE_FROM
+    rng = np.random.default_rng(0)
+    rows = []
+    try:
+        for n in sizes:
+            reps = -(-n // 512)
+            v = np.tile(data.camera() / 255.0, (reps, reps))[:n, :n]
+            v = (v + 0.1 * rng.standard_normal(v.shape)).astype(np.float32)
+            ws = {True: {}, False: {}}
+            best, out = {True: np.inf, False: np.inf}, {}
+            for r in range(repeat + 1):  # the first round compiles / loads and warms up
+                for inplace in (True, False):
+                    _tv_numba.INPLACE_FROM = 0 if inplace else 1 << 62
+                    t0 = time.perf_counter()
+                    out[inplace] = tv_prox(v, 0.1, max_iter=n_iter, tol=0.0,
+                                           workspace=ws[inplace])
+                    if r:
+                        best[inplace] = min(best[inplace], time.perf_counter() - t0)
+            rows.append({"size": n, "inplace_ms_per_iter": 1e3 * best[True] / n_iter,
+                         "outofplace_ms_per_iter": 1e3 * best[False] / n_iter,
+                         "ratio": best[False] / best[True],
+                         "default_inplace": v.nbytes >= saved,
+                         "max_abs_diff": float(np.abs(out[True] - out[False]).max())})
+    finally:
+        _tv_numba.INPLACE_FROM = saved
     return rows
 
 

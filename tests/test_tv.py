@@ -151,7 +151,12 @@ def test_moreau_decomposition_and_conjugate_is_projection():
         assert np.vdot(u - proj, k - proj) <= 1e-6
 
 
-def test_warm_start_same_result_fewer_iterations():
+@pytest.mark.parametrize("inplace", [False, True])
+def test_warm_start_same_result_fewer_iterations(inplace, monkeypatch):
+    from invrestore.kernels import _tv_numba
+
+    if inplace:
+        monkeypatch.setattr(_tv_numba, "INPLACE_FROM", 0)
     v = _rand((24, 20), np.float32, seed=9)
     _, i1 = tv_prox(v, 0.1, tol=1e-5, max_iter=2000, return_info=True)
     x2, i2 = tv_prox(v + 1e-3, 0.1, tol=1e-5, max_iter=2000, dual=i1.dual, return_info=True)
@@ -165,22 +170,44 @@ def test_warm_start_same_result_fewer_iterations():
     assert tv.last_info.n_iter < first / 2
     tv.reset()
     assert tv.last_info is None
+    # the same iterates whichever way the dual is stored (to rounding)
+    monkeypatch.setattr(_tv_numba, "INPLACE_FROM", 0 if not inplace else 1 << 60)
+    x4, i4 = tv_prox(v + 1e-3, 0.1, tol=1e-5, max_iter=2000, dual=i1.dual, return_info=True)
+    assert i4.n_iter == i2.n_iter
+    np.testing.assert_allclose(x4, x2, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("inplace", [False, True])
 @pytest.mark.parametrize("max_iter", [0, 1, 2, 3, 9])
 @pytest.mark.parametrize("tol", [0.0, 1e-4])
 @pytest.mark.parametrize("shape", [(7, 6), (5, 8, 3)])
-def test_reused_workspace_contents_never_leak(shape, tol, max_iter):
+def test_reused_workspace_contents_never_leak(shape, tol, max_iter, inplace, monkeypatch):
     # A reused workspace is not cleared between calls: whatever the previous call left in the
     # dual buffers (here NaN in every entry the passes may write) must not reach the result.
+    # inplace: gray images of any size update the dual in place (large ones only by default)
+    from invrestore.kernels import _tv_numba
+
+    if inplace:
+        monkeypatch.setattr(_tv_numba, "INPLACE_FROM", 0)
     v = _rand(shape, np.float32, seed=4)
     ref = tv_prox(v, 0.1, max_iter=max_iter, tol=tol, impl="xp")
     ws = {}
     tv_prox(v, 0.3, max_iter=2, tol=0.0, workspace=ws)
     (bufs,) = ws.values()
-    for j, b in enumerate(bufs):  # P0-like buffers: rows 1..H; P1-like: columns 1..W
-        b[(slice(None), slice(1, None)) if j % 2 == 0 else (Ellipsis, slice(1, None))] = np.nan
+
+    def spoil():
+        for j, b in enumerate(bufs):  # P0-like buffers: rows 1..H; P1-like: columns 1..W
+            b[(slice(None), slice(1, None)) if j % 2 == 0 else (Ellipsis, slice(1, None))] = (
+                np.nan)
+
+    spoil()
     x = tv_prox(v, 0.1, max_iter=max_iter, tol=tol, workspace=ws)
+    np.testing.assert_allclose(x, ref, atol=1e-5)
+    # and from a warm start
+    dual = tv_prox(v, 0.2, max_iter=3, tol=0.0, return_info=True)[1].dual
+    ref = tv_prox(v, 0.1, max_iter=max_iter, tol=tol, dual=dual, impl="xp")
+    spoil()
+    x = tv_prox(v, 0.1, max_iter=max_iter, tol=tol, dual=dual, workspace=ws)
     np.testing.assert_allclose(x, ref, atol=1e-5)
 
 
@@ -253,10 +280,11 @@ def test_bad_input():
        seed=st.integers(0, 2**16))
 def test_gray_passes_equal_general_pass(h, w_, blocks, dtype, warm, n_iter, seed):
     # Gray isotropic TV runs its own one-loop passes (a cold start's first pass, then the
-    # others); FUSED_GRAY = False runs the general pass throughout. Both must agree to
-    # rounding (the compiler may fuse different multiply-adds in the two loops), with any
-    # number of row blocks, from a cold or a warm start, with or without stopping tests
-    # (which take the general pass on checking iterations).
+    # others), out of place (three dual buffers) or in place (two: R0 = R1 = None);
+    # FUSED_GRAY = False runs the general pass throughout. All must agree to rounding (the
+    # compiler may fuse different multiply-adds in different loops), with any number of row
+    # blocks (in place, blocks read rows their neighbours overwrite), from a cold or a warm
+    # start, with or without stopping tests.
     from invrestore.kernels import _tv_numba
 
     v = _rand((1, h, w_), dtype, seed)
@@ -265,11 +293,19 @@ def test_gray_passes_equal_general_pass(h, w_, blocks, dtype, warm, n_iter, seed
         p = tv_prox(v[0], 0.1, max_iter=3, tol=0.0, return_info=True)[1].dual[:, None]
     for tol in (0.0, 1e-4):
         out = []
-        for fused in (True, False):
+        for fused, inplace in ((False, False), (True, False), (True, True)):
             bufs = [np.zeros(s, dtype) for s in ((1, h + 1, w_), (1, h, w_ + 1)) * 3]
-            if p is not None:
-                bufs[0][:, 1:] = p[0]
-                bufs[1][:, :, 1:] = p[1]
+            # in place, as fgp_numba prepares them: P and Q both hold a warm start; a cold
+            # start's Q (written by the first pass before it is read) holds NaN here, to
+            # show that it is not read
+            for j in ((0, 2) if inplace else (0,)) if p is not None else ():
+                bufs[j][:, 1:] = p[0]
+                bufs[j + 1][:, :, 1:] = p[1]
+            if inplace:
+                if p is None:
+                    bufs[2][:, 1:] = np.nan
+                    bufs[3][:, :, 1:] = np.nan
+                bufs[4:] = [None, None]
             _tv_numba.FUSED_GRAY = fused
             try:
                 k, rel, P0, P1 = _tv_numba._fgp_loop(v, *bufs, dtype(0.1), True, p is None,
@@ -277,10 +313,11 @@ def test_gray_passes_equal_general_pass(h, w_, blocks, dtype, warm, n_iter, seed
             finally:
                 _tv_numba.FUSED_GRAY = True
             out.append((k, P0.copy(), P1.copy(), rel))
-        assert out[0][0] == out[1][0]
-        # the measured change (the gray pass writes the stopping sums itself)
-        np.testing.assert_allclose(out[0][3], out[1][3], rtol=1e-3 if dtype == np.float32
-                                   else 1e-9)
         atol = 4e-6 if dtype == np.float32 else 1e-14
-        np.testing.assert_allclose(out[0][1], out[1][1], rtol=0, atol=atol)
-        np.testing.assert_allclose(out[0][2], out[1][2], rtol=0, atol=atol)
+        for o in out[1:]:
+            assert o[0] == out[0][0]
+            # the measured change (the gray pass writes the stopping sums itself)
+            np.testing.assert_allclose(o[3], out[0][3], rtol=1e-3 if dtype == np.float32
+                                       else 1e-9)
+            np.testing.assert_allclose(o[1], out[0][1], rtol=0, atol=atol)
+            np.testing.assert_allclose(o[2], out[0][2], rtol=0, atol=atol)

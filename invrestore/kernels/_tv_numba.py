@@ -19,7 +19,9 @@ are local, so ``_fgp_pass`` walks down blocks of rows (one ``prange`` task per b
 ``r`` and ``z`` for rows ``i`` and ``i + 1`` in small row buffers, and reads ``v``, ``p``, ``q``
 and writes ``p_next`` once per iteration: 5 reads and 2 writes of image-sized arrays, half the
 traffic of separate divergence / gradient / projection passes. Three dual buffers rotate
-(``q <- p <- p_next``), so no task writes what a neighbour still reads. Neither ``x`` nor
+(``q <- p <- p_next``), so no task writes what a neighbour still reads; large gray images
+(``INPLACE_FROM``) use two instead, the new dual written over the previous one, and the few
+rows that neighbouring tasks share copied first. Neither ``x`` nor
 ``z`` is stored: the stopping test computes ``x_k - x_{k-1} = w div (p - q)`` on the fly, on
 checking iterations only (``_check_row``), and ``x = v + w div p`` is formed once at the end
 (``_primal``).
@@ -64,6 +66,16 @@ _OPTS = {"parallel": True, "fastmath": _MATH, "cache": True, "nogil": True}
 #: Gray isotropic TV runs its own passes (``_fgp_first_gray_iso``, ``_fgp_pass_gray_iso``);
 #: False runs the general pass throughout (the tests compare both, to rounding).
 FUSED_GRAY = True
+
+#: Gray images of at least this many bytes (isotropic TV) update the dual in place, in two
+#: buffers instead of three (``_fgp_pass_gray_iso_inplace``): the new dual is written over
+#: lines just read instead of fetched, and a call touches four dual buffers, not six. Per
+#: iteration on 2 cores (float32, side by side in one run, ``benchmarks.tv_prox`` prints
+#: it): 1.06x at 768x768, 1.2-1.35x at 1024x1024, 1.1-1.25x at 2048x2048; but 0.9x at
+#: 384x384 and 0.95-1.0x at 512x512 and 640x640, where the buffers stay in the caches
+#: and the in-place loop runs a little slower. 2 MiB is about 724x724 float32 (float64
+#: 512x512: 1.03x).
+INPLACE_FROM = 2 << 20
 
 #: Images with fewer values (C H W) run single-threaded (see ``fgp_numba``).
 SERIAL_BELOW = 384 * 384
@@ -202,8 +214,32 @@ def _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso, check, nblocks, 
                 xsum[i] = xs
 
 
-@njit(**_OPTS)
-def _fgp_pass_gray_iso(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks, check, dsum, xsum):
+@njit(inline="always", fastmath=_MATH)
+def _gray_row(pc0, oc0, p0, o0, pc1, oc1, p1r, o1r, p1l, o1l, vn, zc, zn, q0, q1, w, s, beta,
+              one):
+    # Dual row i (into q0, q1) and z of row i + 1 (into zn), for _gray_pass. Inlined
+    # where it is called, so that a call with q0 = oc0 and q1 = oc1 (in place) compiles to a
+    # loop that reads and writes one view: it vectorises, whereas a loop that reads one view
+    # and writes another that overlaps it does not (the compiler's overlap test fails at run
+    # time and a scalar copy of the loop runs).
+    zr = zc[1:]
+    for k in range(vn.shape[0]):
+        r0 = pc0[k] + beta * (pc0[k] - oc0[k])
+        r0n = p0[k] + beta * (p0[k] - o0[k])
+        r1n = p1r[k] + beta * (p1r[k] - o1r[k])
+        r1l = p1l[k] + beta * (p1l[k] - o1l[k])
+        zd = vn[k] + w * ((r0n - r0) + (r1n - r1l))
+        zn[k] = zd
+        zk = zc[k]
+        a0 = r0 + s * (zd - zk)
+        a1 = (pc1[k] + beta * (pc1[k] - oc1[k])) + s * (zr[k] - zk)
+        f = one / max(one, math.sqrt(a0 * a0 + a1 * a1))
+        q0[k] = a0 * f
+        q1[k] = a1 * f
+
+
+@njit(inline="always", fastmath=_MATH)
+def _gray_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks, inplace, check, dsum, xsum):
     """:func:`_fgp_pass` for one channel and isotropic TV, one loop per row.
 
     The general pass runs four loops per row (two extrapolations, ``z``, the projection) that
@@ -211,31 +247,51 @@ def _fgp_pass_gray_iso(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks, check, ds
     forms ``r = P + beta (P - Q)`` where it is needed (``r1`` at columns ``k`` and ``k - 1``
     both, instead of storing it), writes ``z`` of row ``i + 1`` to a row buffer and projects
     dual row ``i``. Faster per iteration than the general pass (``python -m
-    benchmarks.tv_prox`` times both in one run: 1.37x at 512x512 float32 on 2 cores) and
-    equal to it to rounding (same expressions, same order; see the module notes).
+    benchmarks.tv_prox`` times both in one run) and equal to it to rounding (same
+    expressions, same order; see the module notes).
+
+    With ``inplace`` the new dual overwrites the previous one, ``Q`` (``R`` is not used), so
+    two dual buffers swap instead of three rotating: for images larger than the caches
+    (see ``INPLACE_FROM``). ``Q`` must then be finite (it is multiplied by ``beta``, maybe
+    0). Each element of ``Q`` is read just before the same element is written, through the
+    same view (see ``_gray_row``). A block also reads three rows of ``Q`` that its
+    neighbours overwrite (at each edge), and the stopping sums read the previous row of
+    ``Q0``: the edge rows are copied before the parallel loop, the sums' row is carried in a
+    row buffer.
 
     No cold start (the caller runs ``_fgp_first_gray_iso`` then). With ``check`` it also
-    writes the stopping sums of each row (``_check_row`` on the row just updated, its inputs
-    still in the caches), as the general pass does, so that checking iterations (one in
-    ``check_every``) do not fall back to the general pass's four loops. With ``beta = 0``
-    and no check the caller passes ``Q = P`` so that the previous dual, possibly never
-    written yet, is not read. The ``z`` buffers carry one more entry,
-    ``z[W] = z[W - 1]``: the horizontal difference is then 0 at the last column where ``r1``
-    is 0 (Neumann invariant), so ``q1[W - 1] = 0`` and ``q0[W - 1] = a0 (1 / max(1, |a0|))``
-    come out of the same loop body.
+    writes the stopping sums of each row (``_check_row``, before the row is overwritten),
+    as the general pass does, so that checking iterations (one in ``check_every``) do not
+    fall back to the general pass's four loops. Out of place, with ``beta = 0`` and no check,
+    the caller passes ``Q = P`` so that the previous dual, possibly never written yet, is not
+    read. The ``z`` buffers carry one more entry, ``z[W] = z[W - 1]``: the horizontal
+    difference is then 0 at the last column where ``r1`` is 0 (Neumann invariant), so
+    ``q1[W - 1] = 0`` and ``q0[W - 1] = a0 (1 / max(1, |a0|))`` come out of the same loop
+    body.
     """
     _, H, W = v.shape
     one = v.dtype.type(1.0)
+    # Q's rows at the block edges as they were before the pass: edge[b] holds Q0 row i0
+    # (above block b), Q0 row i1 + 1 and Q1 row i1 (below it, read by its last step)
+    edge = np.zeros((nblocks, 3, W + 1), v.dtype)
+    for b in range(nblocks):
+        i0 = b * H // nblocks
+        i1 = (b + 1) * H // nblocks
+        edge[b, 0, :W] = Q0[0, i0]
+        if inplace and i1 < H:
+            edge[b, 1, :W] = Q0[0, i1 + 1]
+            edge[b, 2] = Q1[0, i1]
     for b in prange(nblocks):
         i0 = b * H // nblocks
         i1 = (b + 1) * H // nblocks
         zc = np.zeros(W + 1, v.dtype)    # z of row i (zc[W] = zc[W - 1])
         zn = np.zeros(W + 1, v.dtype)    # z of row i + 1
         up = np.zeros(W, v.dtype)        # r0 of dual row i0 - 1 (zero above the image)
+        qup = edge[b, 0, :W].copy()      # Q0 row i as it was before the pass (the sums)
         if i0 > 0:
-            a, q = P0[0, i0], Q0[0, i0]
+            a = P0[0, i0]
             for k in range(W):
-                up[k] = a[k] + beta * (a[k] - q[k])
+                up[k] = a[k] + beta * (a[k] - qup[k])
         a, q = P0[0, i0 + 1], Q0[0, i0 + 1]
         a1r, q1r = P1[0, i0, 1:], Q1[0, i0, 1:]
         a1l, q1l = P1[0, i0, :W], Q1[0, i0, :W]
@@ -247,32 +303,34 @@ def _fgp_pass_gray_iso(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks, check, ds
             zc[k] = vv[k] + w * ((r0 - up[k]) + (r1 - r1l))
         zc[W] = zc[W - 1]
         for i in range(i0, i1):
-            q0 = R0[0, i + 1]
-            q1 = R1[0, i, 1:]
-            zr = zc[1:]
-            pc0, oc0 = P0[0, i + 1], Q0[0, i + 1]
+            pc0, oc0 = P0[0, i + 1], Q0[0, i + 1]   # in place: read, then overwritten
             pc1, oc1 = P1[0, i, 1:], Q1[0, i, 1:]
-            if i + 1 < H:
-                p0, o0 = P0[0, i + 2], Q0[0, i + 2]
-                p1r, o1r = P1[0, i + 1, 1:], Q1[0, i + 1, 1:]
-                p1l, o1l = P1[0, i + 1, :W], Q1[0, i + 1, :W]
-                vn = v[0, i + 1]
+            if check:  # the stopping sums of row i, from P and Q as the general pass's
+                dsum[i], xsum[i] = _check_row(pc0, P0[0, i], pc1, P1[0, i], oc0, qup, oc1,
+                                              Q1[0, i], v[0, i], w)
                 for k in range(W):
-                    r0 = pc0[k] + beta * (pc0[k] - oc0[k])
-                    r0n = p0[k] + beta * (p0[k] - o0[k])
-                    r1n = p1r[k] + beta * (p1r[k] - o1r[k])
-                    r1l = p1l[k] + beta * (p1l[k] - o1l[k])
-                    zd = vn[k] + w * ((r0n - r0) + (r1n - r1l))
-                    zn[k] = zd
-                    zk = zc[k]
-                    a0 = r0 + s * (zd - zk)
-                    a1 = (pc1[k] + beta * (pc1[k] - oc1[k])) + s * (zr[k] - zk)
-                    f = one / max(one, math.sqrt(a0 * a0 + a1 * a1))
-                    q0[k] = a0 * f
-                    q1[k] = a1 * f
+                    qup[k] = oc0[k]
+            if i + 1 < H:
+                p0 = P0[0, i + 2]
+                p1r, p1l = P1[0, i + 1, 1:], P1[0, i + 1, :W]
+                if inplace and i + 1 == i1:  # the next block's first rows, as they were
+                    o0 = edge[b, 1, :W]
+                    o1r, o1l = edge[b, 2, 1:], edge[b, 2, :W]
+                else:
+                    o0 = Q0[0, i + 2]
+                    o1r, o1l = Q1[0, i + 1, 1:], Q1[0, i + 1, :W]
+                if inplace:
+                    _gray_row(pc0, oc0, p0, o0, pc1, oc1, p1r, o1r, p1l, o1l, v[0, i + 1], zc,
+                              zn, oc0, oc1, w, s, beta, one)
+                else:
+                    _gray_row(pc0, oc0, p0, o0, pc1, oc1, p1r, o1r, p1l, o1l, v[0, i + 1], zc,
+                              zn, R0[0, i + 1], R1[0, i, 1:], w, s, beta, one)
                 zn[W] = zn[W - 1]
                 zc, zn = zn, zc
             else:  # last row: no vertical difference (Neumann)
+                q0 = oc0 if inplace else R0[0, i + 1]
+                q1 = oc1 if inplace else R1[0, i, 1:]
+                zr = zc[1:]
                 for k in range(W):
                     zk = zc[k]
                     a0 = pc0[k] + beta * (pc0[k] - oc0[k])  # 0 by the Neumann invariant
@@ -280,9 +338,18 @@ def _fgp_pass_gray_iso(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks, check, ds
                     f = one / max(one, math.sqrt(a0 * a0 + a1 * a1))
                     q0[k] = a0 * f
                     q1[k] = a1 * f
-            if check:  # the stopping sums of row i, from P and Q as the general pass's
-                dsum[i], xsum[i] = _check_row(pc0, P0[0, i], pc1, P1[0, i], oc0, Q0[0, i], oc1,
-                                              Q1[0, i], v[0, i], w)
+
+
+@njit(**_OPTS)
+def _fgp_pass_gray_iso(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks, check, dsum, xsum):
+    """:func:`_gray_pass` out of place (``R`` new, ``Q`` previous dual)."""
+    _gray_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, nblocks, False, check, dsum, xsum)
+
+
+@njit(**_OPTS)
+def _fgp_pass_gray_iso_inplace(v, P0, P1, Q0, Q1, w, s, beta, nblocks, check, dsum, xsum):
+    """:func:`_gray_pass` in place (the new dual overwrites ``Q``)."""
+    _gray_pass(v, P0, P1, Q0, Q1, Q0, Q1, w, s, beta, nblocks, True, check, dsum, xsum)
 
 
 @njit(**_OPTS)
@@ -334,6 +401,10 @@ def _fgp_loop(v, P0, P1, Q0, Q1, R0, R1, w, iso, cold, max_iter, tol, check_ever
     xsum = np.zeros(H)
     s = dt(1.0) / (dt(8.0) * w)
     fused = FUSED_GRAY and v.shape[0] == 1 and iso  # gray isotropic: one-loop passes
+    # no third dual buffer (R0 None): the gray isotropic pass updates the dual in place
+    inplace = R0 is None
+    if inplace and not fused:
+        raise ValueError("only the gray isotropic pass updates the dual in place")
     t, beta, rel, k = 1.0, 0.0, np.inf, 0
     while k < max_iter:
         # tol = 0: never measured (rel_change stays inf), as the test costs an iteration
@@ -341,18 +412,27 @@ def _fgp_loop(v, P0, P1, Q0, Q1, R0, R1, w, iso, cold, max_iter, tol, check_ever
         # beta = 0 at the first two passes (t_1 = 1, t_2 = (1 + sqrt 5) / 2): the previous
         # dual Q is read from the third pass on, when it holds the first pass's output.
         if fused and cold and k == 0:
-            _fgp_first_gray_iso(v, R0, R1, s, nblocks)
-        elif fused and not (cold and k == 0):
-            # beta = 0: Q (maybe never written yet) is not needed; P stands in for it, except
-            # on checking iterations, whose sums read the previous dual (cleared if unwritten)
+            _fgp_first_gray_iso(v, *((Q0, Q1) if inplace else (R0, R1)), s, nblocks)
+        elif fused:
+            # out of place with beta = 0: Q (maybe never written yet) is not needed; P stands
+            # in for it, except on checking iterations, whose sums read the previous dual
+            # (cleared if unwritten). In place, Q is finite (see fgp_numba).
             q0, q1 = (P0, P1) if beta == 0.0 and not check else (Q0, Q1)
-            _fgp_pass_gray_iso(v, P0, P1, q0, q1, R0, R1, w, s, dt(beta), nblocks, check,
-                               dsum, xsum)
+            if inplace:
+                _fgp_pass_gray_iso_inplace(v, P0, P1, Q0, Q1, w, s, dt(beta), nblocks, check,
+                                           dsum, xsum)
+            else:
+                _fgp_pass_gray_iso(v, P0, P1, q0, q1, R0, R1, w, s, dt(beta), nblocks, check,
+                                   dsum, xsum)
         else:
             _fgp_pass(v, P0, P1, Q0, Q1, R0, R1, w, s, dt(beta), cold and k == 0, iso, check,
                       nblocks, dsum, xsum)
-        P0, Q0, R0 = R0, P0, Q0
-        P1, Q1, R1 = R1, P1, Q1
+        if inplace:  # the new dual is in Q's buffers
+            P0, Q0 = Q0, P0
+            P1, Q1 = Q1, P1
+        else:
+            P0, Q0, R0 = R0, P0, Q0
+            P1, Q1, R1 = R1, P1, Q1
         t, beta = fista_momentum(t)
         k += 1
         if check:
@@ -380,8 +460,8 @@ def _zeros_aligned(shape, dtype):
 def fgp_numba(v3, p, w, iso, max_iter, tol, check_every, work=None):
     """FGP on a C-contiguous planar ``(C, H, W)`` image from the dual ``p`` (None: zero).
 
-    ``work`` (a dict owned by the caller) keeps the six dual buffers between calls: solvers
-    call the prox every iteration, and fresh multi-megabyte buffers cost page faults and
+    ``work`` (a dict owned by the caller) keeps the dual buffers (six, or four when the dual
+    is updated in place) between calls: solvers call the prox every iteration, and fresh multi-megabyte buffers cost page faults and
     zeroing (about 3 ms per call at 512x512 float64, measured inside a FISTA loop). The
     returned dual views alias those buffers until the next call with the same ``work``.
 
@@ -390,23 +470,31 @@ def fgp_numba(v3, p, w, iso, max_iter, tol, check_every, work=None):
     """
     C, H, W = v3.shape
     dt = v3.dtype
-    key = (C, H, W, dt.str)
+    # large gray images, isotropic TV: the dual is updated in place (two buffers, not three)
+    nbuf = 2 if FUSED_GRAY and C == 1 and iso and H * W * dt.itemsize >= INPLACE_FROM else 3
+    key = (C, H, W, dt.str, nbuf)
     bufs = None if work is None else work.get(key)
     if bufs is None:
-        bufs = tuple(_zeros_aligned(s, dt) for s in ((C, H + 1, W), (C, H, W + 1)) * 3)
+        bufs = tuple(_zeros_aligned(s, dt) for s in ((C, H + 1, W), (C, H, W + 1)) * nbuf)
         if work is not None:  # one image size at a time: drop buffers of other sizes
             work.clear()
             work[key] = bufs
-    # No clearing: a cold start's first pass treats the dual as zero without reading it,
-    # and the previous dual is first read by the third pass (or by the stopping test after
-    # the second one, hence the clear when tol > 0, or by the primal when max_iter = 0). The ghost row / column (index 0, the
-    # Neumann boundary) of each buffer is never written, so it stays zero.
-    P0, P1, Q0, Q1, R0, R1 = bufs
+    # Little clearing. The ghost row / column (index 0, the Neumann boundary) of each buffer
+    # is never written, so it stays zero. A cold start's first pass treats the dual as zero
+    # without reading it. The general pass reads the previous dual first at the third pass
+    # (or in the stopping test after the second one, hence the clear when tol > 0, or in the
+    # primal when max_iter = 0). In place, the gray isotropic pass multiplies the previous
+    # dual by beta from the second pass on, so it must be finite even where beta = 0: zero
+    # (cold) or the warm start itself (a previous dual equal to the dual, momentum-free).
+    P0, P1, Q0, Q1, R0, R1 = bufs + (None, None) * (3 - nbuf)
     cold = p is None
     if not cold:
         P0[:, 1:] = p[0]
         P1[:, :, 1:] = p[1]
-    elif tol > 0 or max_iter == 0:
+        if nbuf == 2:
+            Q0[:, 1:] = p[0]
+            Q1[:, :, 1:] = p[1]
+    elif tol > 0 or max_iter == 0 or nbuf == 2:
         P0.fill(0)
         P1.fill(0)
     threads = numba.get_num_threads()
