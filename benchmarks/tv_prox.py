@@ -14,8 +14,10 @@ data is installed, each plus Gaussian noise of std 0.1, seed 0) and weight ``w``
 3. report both times (best of ``--repeat``, calls interleaved, same process, after the Numba
    warm-up), their ratio, and the time per iteration of both solvers; and our time with our
    calls back to back (buffers still in the caches, output memory recycled): the difference
-   is the cost of a cold call (about 0.3 ms of page faults on a fresh output and 0.3 ms of
-   cache misses at 512x512 on the 2-core machine of the README).
+   is the cost of a cold call, 0.2-0.3 ms at 512x512 on the 2-core machine of the README:
+   the call's data (the image, the dual buffers, the output: about 8 MB) comes back from
+   memory after scikit-image's call has pushed it out of the caches (the first pass takes
+   about 2.5x its back-to-back time; no page faults are taken, by ``getrusage``).
 
 Same problem: scikit-image's Chambolle iteration uses ``np.diff`` forward differences with a
 zero difference across the last row/column (our Neumann :class:`Gradient`) and solves

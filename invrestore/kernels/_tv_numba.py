@@ -461,9 +461,10 @@ def fgp_numba(v3, p, w, iso, max_iter, tol, check_every, work=None):
     """FGP on a C-contiguous planar ``(C, H, W)`` image from the dual ``p`` (None: zero).
 
     ``work`` (a dict owned by the caller) keeps the dual buffers (six, or four when the dual
-    is updated in place) between calls: solvers call the prox every iteration, and fresh multi-megabyte buffers cost page faults and
-    zeroing (about 3 ms per call at 512x512 float64, measured inside a FISTA loop). The
-    returned dual views alias those buffers until the next call with the same ``work``.
+    is updated in place) between calls: solvers call the prox every iteration, and fresh
+    multi-megabyte buffers cost page faults and zeroing (about 3 ms per call at 512x512
+    float64, measured inside a FISTA loop). The returned dual views alias those buffers
+    until the next call with the same ``work``.
 
     ``p`` has shape ``(2, C, H, W)``, satisfies the Neumann invariants and lies in the
     constraint set. Returns ``(x, p0, p1, n_iter, rel_change)`` with ``x = v + w div p``.
