@@ -208,88 +208,89 @@ def render_gpu(doc, path, priors=True) -> list:
     return out
 
 
+def _table(intro, columns, rows) -> list:
+    """A README section: an intro paragraph, then a table with ``columns`` and ``rows``."""
+    return [intro, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+            *("| " + " | ".join(map(str, r)) + " |" for r in rows), ""]
+
+
 def render(results) -> str:
     out = [f"Machine: {results['machine']}; generated {results['date']}.", ""]
     if results["bicubic"]:
-        out += ["**Bicubic super-resolution baseline** (`python -m benchmarks.bicubic_sr`): "
-                "MATLAB-style bicubic down- and up-scaling, Y-channel PSNR (dB), `scale` pixels "
-                "shaved; reference values from the literature (VDSR, CVPR 2016).", "",
-                "| set | scale | invrestore | published | difference |",
-                "|---|---|---|---|---|"]
-        for r in results["bicubic"]:
-            out.append(f"| {r['set']} | x{r['scale']} | {r['psnr']:.2f} | {r['reference']:.2f} "
-                       f"| {r['psnr'] - r['reference']:+.3f} |")
-        out.append("")
+        out += _table(
+            "**Bicubic super-resolution baseline** (`python -m benchmarks.bicubic_sr`): "
+            "MATLAB-style bicubic down- and up-scaling, Y-channel PSNR (dB), `scale` pixels "
+            "shaved; reference values from the literature (VDSR, CVPR 2016).",
+            ["set", "scale", "invrestore", "published", "difference"],
+            [(r["set"], f"x{r['scale']}", f"{r['psnr']:.2f}", f"{r['reference']:.2f}",
+              f"{r['psnr'] - r['reference']:+.3f}") for r in results["bicubic"]])
     else:
         out += ["(Bicubic baseline skipped: test data not found.)", ""]
     if results.get("set12"):
-        out += ["**Set12 with default parameters** (`python -m benchmarks.set12_defaults`): "
-                "denoising protocol of ../shared/data/README.md; inpainting with 80% of the "
-                "pixels missing at random, no noise, `restore(y, Mask(m), prior=..., "
-                "sigma=0)`. Defaults were calibrated on Train400, never on Set12. The bar is "
-                "the oracle-tuned scikit-image TV on the same protocol.", "",
-                "| task | prior | Set12 PSNR (dB) | bar | seconds / image |",
-                "|---|---|---|---|---|"]
+        rows = []
         for r in results["set12"]:
-            name = r["task"] + (f", sigma {r['sigma']}/255" if "sigma" in r else "")
             bar = (set12_defaults.TV_DENOISE_REFERENCE.get(r.get("sigma"))
                    if r["task"] == "denoise" else set12_defaults.TV_INPAINT_80_REFERENCE)
-            out.append(f"| {name} | {r['prior']} | {r['psnr']:.2f} | "
-                       f"{f'{bar:.2f}' if r['prior'] == 'tv' else '-'} | "
-                       f"{r['seconds_per_image']:.2f} |")
-        out.append("")
+            rows.append((r["task"] + (f", sigma {r['sigma']}/255" if "sigma" in r else ""),
+                         r["prior"], f"{r['psnr']:.2f}",
+                         f"{bar:.2f}" if r["prior"] == "tv" else "-",
+                         f"{r['seconds_per_image']:.2f}"))
+        out += _table(
+            "**Set12 with default parameters** (`python -m benchmarks.set12_defaults`): "
+            "denoising protocol of ../shared/data/README.md; inpainting with 80% of the "
+            "pixels missing at random, no noise, `restore(y, Mask(m), prior=..., "
+            "sigma=0)`. Defaults were calibrated on Train400, never on Set12. The bar is "
+            "the oracle-tuned scikit-image TV on the same protocol.",
+            ["task", "prior", "Set12 PSNR (dB)", "bar", "seconds / image"], rows)
     if results.get("tv_prox"):
-        out += ["**TV prox vs scikit-image** (`python -m benchmarks.tv_prox`): 512x512 float32, "
-                "noise 0.1; `denoise_tv_chambolle(v, weight=w)` with its default stopping, "
-                "then our prox run for the fewest iterations that reach an objective "
-                "`1/2 |x - v|^2 + w TV(x)` at least as low; best of 7, the two solvers' calls "
-                "interleaved (one after the other, so neither runs with its data still in the "
-                "caches from its own previous call). Last column: our calls back to back "
-                "instead (buffers in the caches, output memory recycled), which shows the cost "
-                "of a cold call.", "",
-                "| image | w | scikit-image (ms) | invrestore (ms) | speed-up | our iterations "
-                "| invrestore back to back (ms) |",
-                "|---|---|---|---|---|---|---|"]
-        for r in results["tv_prox"]:
-            b2b = r.get("ours_back_to_back_s")
-            out.append(f"| {r['image']} | {r['weight']:.2f} | {1e3 * r['skimage_s']:.1f} | "
-                       f"{1e3 * r['ours_s']:.2f} | {r['speedup']:.1f}x | {r['ours_iter']} | "
-                       f"{'-' if b2b is None else f'{1e3 * b2b:.2f}'} |")
-        out.append("")
+        out += _table(
+            "**TV prox vs scikit-image** (`python -m benchmarks.tv_prox`): 512x512 float32, "
+            "noise 0.1; `denoise_tv_chambolle(v, weight=w)` with its default stopping, "
+            "then our prox run for the fewest iterations that reach an objective "
+            "`1/2 |x - v|^2 + w TV(x)` at least as low; best of 7, the two solvers' calls "
+            "interleaved (one after the other, so neither runs with its data still in the "
+            "caches from its own previous call). Last column: our calls back to back "
+            "instead (buffers in the caches, output memory recycled), which shows the cost "
+            "of a cold call.",
+            ["image", "w", "scikit-image (ms)", "invrestore (ms)", "speed-up",
+             "our iterations", "invrestore back to back (ms)"],
+            [(r["image"], f"{r['weight']:.2f}", f"{1e3 * r['skimage_s']:.1f}",
+              f"{1e3 * r['ours_s']:.2f}", f"{r['speedup']:.1f}x", r["ours_iter"],
+              "-" if r.get("ours_back_to_back_s") is None
+              else f"{1e3 * r['ours_back_to_back_s']:.2f}") for r in results["tv_prox"]])
     if results.get("tv_dual_storage"):
-        out += ["**TV prox, dual updated in place or not** (`python -m benchmarks.tv_prox`): "
-                "gray float32 (camera tiled, noise 0.1, w = 0.1), ms per iteration, 30 "
-                "iterations, best of 5, interleaved. In place, the new dual overwrites the "
-                "previous one (two buffers instead of three): the default for images of 2 MiB "
-                "and more, where the buffers no longer fit in the caches.", "",
-                "| size | in place (ms/it) | out of place (ms/it) | speed-up | default |",
-                "|---|---|---|---|---|"]
-        for r in results["tv_dual_storage"]:
-            out.append(f"| {r['size']}x{r['size']} | {r['inplace_ms_per_iter']:.3f} | "
-                       f"{r['outofplace_ms_per_iter']:.3f} | {r['ratio']:.2f}x | "
-                       f"{'in place' if r['default_inplace'] else 'out of place'} |")
-        out.append("")
+        out += _table(
+            "**TV prox, dual updated in place or not** (`python -m benchmarks.tv_prox`): "
+            "gray float32 (camera tiled, noise 0.1, w = 0.1), ms per iteration, 30 "
+            "iterations, best of 5, interleaved. In place, the new dual overwrites the "
+            "previous one (two buffers instead of three): the default for images of 2 MiB "
+            "and more, where the buffers no longer fit in the caches.",
+            ["size", "in place (ms/it)", "out of place (ms/it)", "speed-up", "default"],
+            [(f"{r['size']}x{r['size']}", f"{r['inplace_ms_per_iter']:.3f}",
+              f"{r['outofplace_ms_per_iter']:.3f}", f"{r['ratio']:.2f}x",
+              "in place" if r["default_inplace"] else "out of place")
+             for r in results["tv_dual_storage"]])
     if results.get("solver_overhead"):
-        out += ["**Solver overhead** (`python -m benchmarks.solver_overhead`): one iteration "
-                "on 512x512 (Gaussian blur, TV prox with 20 inner iterations), the wall time of "
-                "`run()` per iteration, against the sum of its parts timed alone (FISTA: "
-                "gradient + prox; ADMM: data prox + prior prox; called in turn, as the solver "
-                "does); medians over 7 rounds, and the worst round's ratio.", "",
-                "| solver | iteration (ms) | parts (ms) | ratio | worst round |",
-                "|---|---|---|---|---|"]
-        for r in results["solver_overhead"]:
-            out.append(f"| {r['solver']} | {1e3 * r['iteration_s']:.1f} | "
-                       f"{1e3 * r['parts_s']:.1f} | {r['ratio']:.2f}x | {r['ratio_max']:.2f}x |")
-        out.append("")
+        out += _table(
+            "**Solver overhead** (`python -m benchmarks.solver_overhead`): one iteration "
+            "on 512x512 (Gaussian blur, TV prox with 20 inner iterations), the wall time of "
+            "`run()` per iteration, against the sum of its parts timed alone (FISTA: "
+            "gradient + prox; ADMM: data prox + prior prox; called in turn, as the solver "
+            "does); medians over 7 rounds, and the worst round's ratio.",
+            ["solver", "iteration (ms)", "parts (ms)", "ratio", "worst round"],
+            [(r["solver"], f"{1e3 * r['iteration_s']:.1f}", f"{1e3 * r['parts_s']:.1f}",
+              f"{r['ratio']:.2f}x", f"{r['ratio_max']:.2f}x")
+             for r in results["solver_overhead"]])
     sn = results["solve_normal"]
-    out += [f"**Exact x-steps vs conjugate gradient** (`python -m benchmarks.solve_normal`): "
-            f"`(H^T H + rho I) x = b` on {sn['size']}x{sn['size']} float64, rho = {sn['rho']:g}, "
-            f"CG from zero to relative residual {sn['tol']:g}; best of a few runs.", "",
-            "| operator | exact (ms) | CG (ms) | CG iterations | speed-up | relative difference |",
-            "|---|---|---|---|---|---|"]
-    for r in sn["rows"]:
-        out.append(f"| {r['operator']} | {1e3 * r['exact_s']:.2f} | {1e3 * r['cg_s']:.0f} | "
-                   f"{r['cg_iterations']} | {r['speedup']:.0f}x | {r['rel_diff']:.1e} |")
+    out += _table(
+        f"**Exact x-steps vs conjugate gradient** (`python -m benchmarks.solve_normal`): "
+        f"`(H^T H + rho I) x = b` on {sn['size']}x{sn['size']} float64, rho = {sn['rho']:g}, "
+        f"CG from zero to relative residual {sn['tol']:g}; best of a few runs.",
+        ["operator", "exact (ms)", "CG (ms)", "CG iterations", "speed-up",
+         "relative difference"],
+        [(r["operator"], f"{1e3 * r['exact_s']:.2f}", f"{1e3 * r['cg_s']:.0f}",
+          r["cg_iterations"], f"{r['speedup']:.0f}x", f"{r['rel_diff']:.1e}")
+         for r in sn["rows"]])[:-1]
     for key, fn in (("bench", render_bench), ("perf", render_perf),
                     ("auto_lam", render_auto_lam), ("gpu", render_gpu),
                     ("gpu2", lambda doc, path: render_gpu(doc, path, priors=False))):
