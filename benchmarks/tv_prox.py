@@ -132,6 +132,12 @@ def main(argv=None):
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048],
                     help="image sizes of the in-place / out-of-place dual comparison")
     args = ap.parse_args(argv)
+    if min(args.sizes) < 2:
+        ap.error(f"--sizes must be at least 2 (pixels per side), got {args.sizes}")
+    if args.repeat < 1:
+        ap.error(f"--repeat must be at least 1, got {args.repeat}")
+    if min(args.weights) <= 0:
+        ap.error(f"--weights must be positive, got {args.weights}")
 
     threads, cores = numba.get_num_threads(), os.cpu_count()
     print(f"{platform.processor() or platform.machine()}, {cores} cores, numba threads = "
