@@ -116,22 +116,43 @@ def conv_flat_cupy(geo, x, taps, kh, kw, b, relu, residual, out, chunk=None):
 
     ``x``, ``out`` (and ``residual``) are C-contiguous float32 CuPy buffers of the padded-flat
     layout ``geo``; ``taps`` is ``(kh kw, ci, co)`` float32, C-contiguous (:func:`prepare`).
+    Where TF32 is allowed (:func:`tf32`), supported layers may run on the tensor-core kernel
+    instead of cuBLAS (:mod:`invrestore.nn._conv_tc` says when).
     """
-    cp = cupy_module()
-    cublas = cublas_module()
-
     if not (x.flags.c_contiguous and out.flags.c_contiguous and taps.flags.c_contiguous):
         raise ValueError("conv_flat_cupy needs C-contiguous buffers")
     nk, ci, co = (int(s) for s in taps.shape)
     if kh * kw != nk:
         raise ValueError(f"conv_flat_cupy: {nk} taps do not form a {kh}x{kw} kernel")
+    if ALLOW_TF32 and residual is not out:  # (a layer run twice to time it must not read out)
+        from ._conv_tc import choose, conv_tc
+
+        def run_tc():
+            return conv_tc(geo, x, taps, kh, kw, b, relu, residual, out)
+
+        def run_cublas():
+            return _conv_cublas(geo, x, taps, kh, kw, b, relu, residual, out, chunk, True)
+
+        def cublas_fp32(*args):
+            return _conv_cublas(*args, None, False)
+
+        if choose(geo, ci, co, kh, kw, residual, run_tc, run_cublas, cublas_fp32):
+            return run_tc()
+    return _conv_cublas(geo, x, taps, kh, kw, b, relu, residual, out, chunk, ALLOW_TF32)
+
+
+def _conv_cublas(geo, x, taps, kh, kw, b, relu, residual, out, chunk, allow_tf32):
+    cp = cupy_module()
+    cublas = cublas_module()
+
+    _, ci, co = (int(s) for s in taps.shape)
     q0, q1 = geo.q_start, geo.q_end
     handle = cp.cuda.device.get_cublas_handle()
     cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
     mode = cublas.getPointerMode(handle)
     cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_HOST)
     math_mode = None
-    if ALLOW_TF32:
+    if allow_tf32:
         math_mode = cublas.getMathMode(handle)
         cublas.setMathMode(handle, getattr(cublas, "CUBLAS_TF32_TENSOR_OP_MATH", _TF32_MATH))
     scal = {v: np.array(v, dtype=np.float32) for v in (0.0, 1.0)}

@@ -1,0 +1,156 @@
+"""TF32 tensor-core convolution for CuPy arrays, and the choice between it and cuBLAS.
+
+Used by :func:`invrestore.nn._flat_cuda.conv_flat_cupy` only where TF32 is allowed
+(:func:`invrestore.nn.tf32`); the kernel is in :mod:`invrestore.nn._conv_tc_source`.
+
+Choice (:data:`MODE`):
+
+* ``"auto"`` (default): on a device of compute capability 8.0 or more, the kernel is first
+  *checked* against cuBLAS in float32 on a small random layer (relative difference at most
+  :data:`CHECK_TOL`; a failure warns once and keeps cuBLAS on that device), then, once per layer
+  shape (channels, kernel, residual or not, size class of the image), both are *timed* on the
+  call's own data and the faster is kept, as PyTorch's ``cudnn.benchmark`` does. The first
+  call of each shape pays two extra runs of each.
+* ``"cublas"``: the per-tap cuBLAS products always.
+* ``"tensor_core"``: the kernel wherever the layer is supported, with no check or timing.
+
+Supported layers: ``Cin`` a multiple of 8, ``Cout`` a multiple of 64, ``kw <= 3`` (the middle
+layers of DnCNN, FFDNet gray and DRUNet); the others always use cuBLAS.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+
+from ..backend import cupy_module
+from ._conv_tc_source import BM, BN, SOURCE, THREADS
+
+__all__ = ["CHECK_TOL", "MODE", "choose", "conv_tc", "supported"]
+
+#: "auto", "cublas" or "tensor_core" (see the module docstring).
+MODE = "auto"
+
+#: Largest ``max|tc - fp32| / max|fp32|`` of the check: TF32 rounding gives about 1e-3.
+CHECK_TOL = 2e-2
+
+_MODES = ("auto", "cublas", "tensor_core")
+_checked = {}  # device id -> True (kernel agrees with cuBLAS) or False
+_chosen = {}  # (device id, shape key) -> True (tensor cores faster) or False
+
+
+@functools.cache
+def _kernel(device_id):
+    cp = cupy_module()
+    return cp.RawModule(code=SOURCE, options=("--std=c++14",)).get_function("conv_tc_f32")
+
+
+def _device():
+    cp = cupy_module()
+    dev = cp.cuda.Device()
+    return dev.id, int(dev.compute_capability)
+
+
+def supported(ci, co, kh, kw):
+    """Whether the kernel handles a ``kh x kw`` layer from ``ci`` to ``co`` channels."""
+    return ci % 8 == 0 and co % BN == 0 and 1 <= kw <= 3 and kh >= 1
+
+
+def conv_tc(geo, x, taps, kh, kw, b, relu, residual, out):
+    """``out[q0:q1] = relu(b + residual + sum_t x[q + off_t] @ taps[t])`` on tensor cores.
+
+    Same contract as :func:`invrestore.nn._flat_cuda.conv_flat_cupy`, the products in TF32
+    (inputs rounded to nearest, float32 accumulation).
+    """
+    nk, ci, co = (int(s) for s in taps.shape)
+    if not supported(ci, co, kh, kw) or nk != kh * kw:
+        raise ValueError(f"conv_tc: unsupported layer {kh}x{kw}, {ci} -> {co} channels")
+    for name, a, width in (("x", x, ci), ("out", out, co), ("residual", residual, co)):
+        if a is not None and (a.shape != (geo.length, width) or not a.flags.c_contiguous
+                              or a.dtype != np.float32):
+            raise ValueError(f"conv_tc: {name} must be a C-contiguous float32 "
+                             f"({geo.length}, {width}) buffer, got {a.dtype} {tuple(a.shape)}")
+    dev, _ = _device()
+    q0, q1 = geo.q_start, geo.q_end
+    grid = ((q1 - q0 + BM - 1) // BM, co // BN)
+    res = residual if residual is not None else out  # never read when has_res is 0
+    _kernel(dev)(grid, (THREADS,), (x, taps, b, res, out, np.int64(q0), np.int64(q1),
+                                    np.int64(x.shape[0]), np.int32(ci), np.int32(co),
+                                    np.int32(kh), np.int32(kw), np.int32(geo.wp),
+                                    np.int64(geo.slack), np.int32(geo.pad), np.int32(bool(relu)),
+                                    np.int32(residual is not None)))
+    return out
+
+
+def _check(cublas_fp32):
+    """The kernel against ``cublas_fp32`` (float32 cuBLAS) on a random 3x3 64 -> 64 layer."""
+    from ._flat import FlatGeometry
+
+    cp = cupy_module()
+    rng = np.random.default_rng(0)
+    geo = FlatGeometry(21, 45, 1)
+    ci = co = 64
+    x = geo.empty(cp, ci)
+    geo.interior(x)[...] = cp.asarray(rng.standard_normal((21, 45, ci), np.float32))
+    taps = cp.asarray(rng.standard_normal((9, ci, co), np.float32) / 24)
+    b = cp.asarray(rng.standard_normal(co, np.float32))
+    res = geo.empty(cp, co)
+    geo.interior(res)[...] = cp.asarray(rng.standard_normal((21, 45, co), np.float32))
+    ref = cublas_fp32(geo, x, taps, 3, 3, b, True, res, geo.empty(cp, co))
+    got = geo.empty(cp, co)
+    got[...] = cp.nan
+    got[:geo.q_start] = 0
+    got[geo.q_end:] = 0
+    conv_tc(geo, x, taps, 3, 3, b, True, res, got)
+    scale = float(cp.abs(ref).max())
+    err = float(cp.abs(got - ref).max())  # NaN (an unwritten output) fails the test below
+    return bool(err <= CHECK_TOL * scale)
+
+
+def _time(fn, repeat=2):
+    cp = cupy_module()
+    start, end = cp.cuda.Event(), cp.cuda.Event()
+    fn()  # warm-up (and compilation)
+    best = np.inf
+    for _ in range(repeat):
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        best = min(best, cp.cuda.get_elapsed_time(start, end))
+    return best
+
+
+def choose(geo, ci, co, kh, kw, residual, run_tc, run_cublas, cublas_fp32):
+    """True to run the layer on tensor cores (:data:`MODE`); runs ``run_tc`` / ``run_cublas``
+    (each computes the layer into its output) to time them the first time a shape is seen."""
+    if MODE not in _MODES:
+        raise ValueError(f"invrestore.nn._conv_tc.MODE must be one of {_MODES}, got {MODE!r}")
+    if MODE == "cublas" or not supported(ci, co, kh, kw):
+        return False
+    dev, cc = _device()
+    if cc < 80:  # mma.sync with TF32 needs compute capability 8.0
+        return False
+    if MODE == "tensor_core":
+        return True
+    if dev not in _checked:
+        try:
+            _checked[dev] = _check(cublas_fp32)
+        except Exception as exc:  # noqa: BLE001  (compilation or launch failure: keep cuBLAS)
+            _checked[dev] = False
+            warnings.warn(f"invrestore: the TF32 tensor-core convolution failed on device {dev} "
+                          f"({exc}); using cuBLAS", RuntimeWarning, stacklevel=3)
+        else:
+            if not _checked[dev]:
+                warnings.warn(f"invrestore: the TF32 tensor-core convolution disagrees with "
+                              f"cuBLAS on device {dev}; using cuBLAS", RuntimeWarning,
+                              stacklevel=3)
+    if not _checked[dev]:
+        return False
+    key = (dev, ci, co, kh, kw, residual is not None,
+           int(geo.q_end - geo.q_start).bit_length())
+    if key not in _chosen:
+        _chosen[key] = bool(_time(run_tc) < _time(run_cublas))
+    return _chosen[key]
