@@ -1,16 +1,23 @@
-"""TF32 tensor-core convolution for CuPy arrays, and the choice between it and cuBLAS.
+"""Tensor-core convolution for CuPy arrays, and the choice between it and cuBLAS.
 
-Used by :func:`invrestore.nn._flat_cuda.conv_flat_cupy` only where TF32 is allowed
-(:func:`invrestore.nn.tf32`); the kernel is in :mod:`invrestore.nn._conv_tc_source`.
+:func:`invrestore.nn._flat_cuda.conv_flat_cupy` may run a layer on the kernel of
+:mod:`invrestore.nn._conv_tc_source` instead of its per-tap cuBLAS products:
+
+* in float32 (the default), as "3xTF32": each float32 operand split into a TF32 high part and a
+  TF32 low part, three tensor-core products per tile (``hi hi + hi lo + lo hi``), of float32
+  accuracy (checked below to 1e-4 of the output's range against cuBLAS's float32);
+* where TF32 is allowed (:func:`invrestore.nn.tf32`), in TF32: one product per tile on inputs
+  rounded to TF32, as cuBLAS and cuDNN do then.
 
 Choice (:data:`MODE`):
 
-* ``"auto"`` (default): on a device of compute capability 8.0 or more, the kernel is first
-  *checked* against cuBLAS in float32 on a small random layer (relative difference at most
-  :data:`CHECK_TOL`; a failure warns once and keeps cuBLAS on that device), then, once per layer
-  shape (channels, kernel, residual or not, size class of the image), both are *timed* on the
-  call's own data and the faster is kept, as PyTorch's ``cudnn.benchmark`` does. The first
-  call of each shape pays two extra runs of each.
+* ``"auto"`` (default): on a device of compute capability 8.0 or more, each of the two forms is
+  first *checked* against cuBLAS in float32 on a small random layer (largest difference at most
+  :data:`CHECK_TOL` of the output's range; a failure warns once and keeps cuBLAS for that form
+  on that device), then, once per layer shape (channels, kernel, residual or not, size class of
+  the image), the kernel and cuBLAS are *timed* on the call's own data and the faster is kept,
+  as PyTorch's ``cudnn.benchmark`` does. The first call of each shape pays three extra runs of
+  each.
 * ``"cublas"``: the per-tap cuBLAS products always.
 * ``"tensor_core"``: the kernel wherever the layer is supported, with no check or timing.
 
@@ -33,18 +40,20 @@ __all__ = ["CHECK_TOL", "MODE", "choose", "conv_tc", "supported"]
 #: "auto", "cublas" or "tensor_core" (see the module docstring).
 MODE = "auto"
 
-#: Largest ``max|tc - fp32| / max|fp32|`` of the check: TF32 rounding gives about 1e-3.
-CHECK_TOL = 2e-2
+#: Largest ``max|tc - fp32| / max|fp32|`` of the check, for TF32 (whose rounding gives about
+#: 1e-3) and for the split float32 form (about 1e-6; TF32 alone would fail it).
+CHECK_TOL = {False: 2e-2, True: 1e-4}
 
 _MODES = ("auto", "cublas", "tensor_core")
-_checked = {}  # device id -> True (kernel agrees with cuBLAS) or False
-_chosen = {}  # (device id, shape key) -> True (tensor cores faster) or False
+_checked = {}  # (device id, split) -> True (kernel agrees with cuBLAS) or False
+_chosen = {}  # (device id, split, shape key) -> True (tensor cores faster) or False
 
 
 @functools.cache
-def _kernel(device_id):
+def _kernel(device_id, split):
     cp = cupy_module()
-    return cp.RawModule(code=SOURCE, options=("--std=c++14",)).get_function("conv_tc_f32")
+    module = cp.RawModule(code=SOURCE, options=("--std=c++14",))
+    return module.get_function("conv_tc3_f32" if split else "conv_tc_f32")
 
 
 def _device():
@@ -58,11 +67,12 @@ def supported(ci, co, kh, kw):
     return ci % 8 == 0 and co % BN == 0 and 1 <= kw <= 3 and kh >= 1
 
 
-def conv_tc(geo, x, taps, kh, kw, b, relu, residual, out):
+def conv_tc(geo, x, taps, kh, kw, b, relu, residual, out, split=False):
     """``out[q0:q1] = relu(b + residual + sum_t x[q + off_t] @ taps[t])`` on tensor cores.
 
-    Same contract as :func:`invrestore.nn._flat_cuda.conv_flat_cupy`, the products in TF32
-    (inputs rounded to nearest, float32 accumulation).
+    Same contract as :func:`invrestore.nn._flat_cuda.conv_flat_cupy`; the products in TF32
+    (inputs rounded to nearest, float32 accumulation) or, with ``split``, in 3xTF32 (float32
+    accuracy).
     """
     nk, ci, co = (int(s) for s in taps.shape)
     if not supported(ci, co, kh, kw) or nk != kh * kw:
@@ -76,7 +86,7 @@ def conv_tc(geo, x, taps, kh, kw, b, relu, residual, out):
     q0, q1 = geo.q_start, geo.q_end
     grid = ((q1 - q0 + BM - 1) // BM, co // BN)
     res = residual if residual is not None else out  # never read when has_res is 0
-    _kernel(dev)(grid, (THREADS,), (x, taps, b, res, out, np.int64(q0), np.int64(q1),
+    _kernel(dev, bool(split))(grid, (THREADS,), (x, taps, b, res, out, np.int64(q0), np.int64(q1),
                                     np.int64(x.shape[0]), np.int32(ci), np.int32(co),
                                     np.int32(kh), np.int32(kw), np.int32(geo.wp),
                                     np.int64(geo.slack), np.int32(geo.pad), np.int32(bool(relu)),
@@ -84,7 +94,7 @@ def conv_tc(geo, x, taps, kh, kw, b, relu, residual, out):
     return out
 
 
-def _check(cublas_fp32):
+def _check(cublas_fp32, split):
     """The kernel against ``cublas_fp32`` (float32 cuBLAS) on a random 3x3 64 -> 64 layer."""
     from ._flat import FlatGeometry
 
@@ -103,13 +113,13 @@ def _check(cublas_fp32):
     got[...] = cp.nan
     got[:geo.q_start] = 0
     got[geo.q_end:] = 0
-    conv_tc(geo, x, taps, 3, 3, b, True, res, got)
+    conv_tc(geo, x, taps, 3, 3, b, True, res, got, split=split)
     scale = float(cp.abs(ref).max())
     err = float(cp.abs(got - ref).max())  # NaN (an unwritten output) fails the test below
-    return bool(err <= CHECK_TOL * scale)
+    return bool(err <= CHECK_TOL[split] * scale)
 
 
-def _time(fn, repeat=2):
+def _time(fn, repeat=3):
     cp = cupy_module()
     start, end = cp.cuda.Event(), cp.cuda.Event()
     fn()  # warm-up (and compilation)
@@ -123,9 +133,13 @@ def _time(fn, repeat=2):
     return best
 
 
-def choose(geo, ci, co, kh, kw, residual, run_tc, run_cublas, cublas_fp32):
+def choose(geo, ci, co, kh, kw, residual, split, run_tc, run_cublas, cublas_fp32):
     """True to run the layer on tensor cores (:data:`MODE`); runs ``run_tc`` / ``run_cublas``
-    (each computes the layer into its output) to time them the first time a shape is seen."""
+    (each computes the layer into its output) to time them the first time a shape is seen.
+
+    ``split``: the float32 (3xTF32) form rather than TF32; ``cublas_fp32(geo, x, taps, kh, kw,
+    b, relu, residual, out)`` is the float32 cuBLAS layer the forms are checked against.
+    """
     if MODE not in _MODES:
         raise ValueError(f"invrestore.nn._conv_tc.MODE must be one of {_MODES}, got {MODE!r}")
     if MODE == "cublas" or not supported(ci, co, kh, kw):
@@ -135,21 +149,24 @@ def choose(geo, ci, co, kh, kw, residual, run_tc, run_cublas, cublas_fp32):
         return False
     if MODE == "tensor_core":
         return True
-    if dev not in _checked:
+    split = bool(split)
+    form = "float32 (3xTF32)" if split else "TF32"
+    if (dev, split) not in _checked:
         try:
-            _checked[dev] = _check(cublas_fp32)
+            ok = _check(cublas_fp32, split)
         except Exception as exc:  # noqa: BLE001  (compilation or launch failure: keep cuBLAS)
-            _checked[dev] = False
-            warnings.warn(f"invrestore: the TF32 tensor-core convolution failed on device {dev} "
-                          f"({exc}); using cuBLAS", RuntimeWarning, stacklevel=3)
+            ok = False
+            warnings.warn(f"invrestore: the {form} tensor-core convolution failed on device "
+                          f"{dev} ({exc}); using cuBLAS", RuntimeWarning, stacklevel=3)
         else:
-            if not _checked[dev]:
-                warnings.warn(f"invrestore: the TF32 tensor-core convolution disagrees with "
+            if not ok:
+                warnings.warn(f"invrestore: the {form} tensor-core convolution disagrees with "
                               f"cuBLAS on device {dev}; using cuBLAS", RuntimeWarning,
                               stacklevel=3)
-    if not _checked[dev]:
+        _checked[dev, split] = ok
+    if not _checked[dev, split]:
         return False
-    key = (dev, ci, co, kh, kw, residual is not None,
+    key = (dev, split, ci, co, kh, kw, residual is not None,
            int(geo.q_end - geo.q_start).bit_length())
     if key not in _chosen:
         _chosen[key] = bool(_time(run_tc) < _time(run_cublas))

@@ -60,9 +60,12 @@ __device__ __forceinline__ float conv_tf32(float v)
 #endif
 
 // One lane's fragments and accumulators: 2 (pixels) x 4 (channels) m16n8 tiles of its warp.
+// a, b: the TF32 operands (the high parts when split); al, bl: the split's low parts.
 struct ConvFrags {
     float a[2][4];
     float b[4][2];
+    float al[2][4];
+    float bl[4][2];
 };
 struct ConvAcc {
     float c[2][4][4];
@@ -70,11 +73,17 @@ struct ConvAcc {
 
 // Stage tap row i, channels [c0, c0 + KC) of the block into shared memory (thread tid's part):
 // As[r][c] = x[p0 + r, c0 + c] for r < BM + kw - 1, Bs[j][c][n] = taps[i kw + j, c0 + c, n0 + n],
-// zero outside the buffer / beyond Cin, rounded to TF32.
+// zero outside the buffer / beyond Cin; rounded to TF32 unless split (the fragment loads split
+// the float32 values then).
+__device__ __forceinline__ float conv_stage_value(float v, int split)
+{
+    return split ? v : conv_tf32(v);
+}
+
 __device__ __forceinline__ void conv_stage(const float* __restrict__ x,
                                            const float* __restrict__ taps, float* As, float* Bs,
                                            long p0, long L, int ci, int co, int kw, int i,
-                                           int c0, int n0, int tid)
+                                           int c0, int n0, int split, int tid)
 {
     const int arows = CONV_BM + kw - 1;
     for (int e = tid; e < arows * (CONV_KC / 4); e += CONV_THREADS) {
@@ -84,7 +93,10 @@ __device__ __forceinline__ void conv_stage(const float* __restrict__ x,
         if (p >= 0 && p < L && c0 + c < ci)
             v = *reinterpret_cast<const float4*>(x + p * ci + c0 + c);
         float* d = As + r * CONV_LDA + c;
-        d[0] = conv_tf32(v.x); d[1] = conv_tf32(v.y); d[2] = conv_tf32(v.z); d[3] = conv_tf32(v.w);
+        d[0] = conv_stage_value(v.x, split);
+        d[1] = conv_stage_value(v.y, split);
+        d[2] = conv_stage_value(v.z, split);
+        d[3] = conv_stage_value(v.w, split);
     }
     for (int e = tid; e < kw * CONV_KC * (CONV_BN / 4); e += CONV_THREADS) {
         const int row = e / (CONV_BN / 4), n = 4 * (e - row * (CONV_BN / 4));
@@ -94,14 +106,26 @@ __device__ __forceinline__ void conv_stage(const float* __restrict__ x,
             v = *reinterpret_cast<const float4*>(
                 taps + ((long)(i * kw + j) * ci + c0 + c) * co + n0 + n);
         float* d = Bs + row * CONV_LDB + n;
-        d[0] = conv_tf32(v.x); d[1] = conv_tf32(v.y); d[2] = conv_tf32(v.z); d[3] = conv_tf32(v.w);
+        d[0] = conv_stage_value(v.x, split);
+        d[1] = conv_stage_value(v.y, split);
+        d[2] = conv_stage_value(v.z, split);
+        d[3] = conv_stage_value(v.w, split);
     }
+}
+
+// v = hi + lo with hi = tf32(v) and lo = tf32(v - hi): "3xTF32", products of float32 accuracy
+// from hi hi + hi lo + lo hi (lo lo, about 2^-22 of the product, is dropped).
+__device__ __forceinline__ void conv_split(float& hi, float& lo)
+{
+    const float v = hi;
+    hi = conv_tf32(v);
+    lo = conv_tf32(v - hi);
 }
 
 // A lane's fragments for tap j, channels [kk, kk + 8) of the staged chunk: its warp's pixels
 // [32 wm, 32 wm + 32) read staged rows shifted by j, its channels [32 wn, 32 wn + 32).
 __device__ __forceinline__ void conv_load_frags(const float* As, const float* Bs, int warp,
-                                                int lane, int j, int kk, ConvFrags& f)
+                                                int lane, int j, int kk, int split, ConvFrags& f)
 {
     const int g = lane >> 2, t = lane & 3;
     const int wm = warp & 3, wn = warp >> 2;
@@ -118,6 +142,16 @@ __device__ __forceinline__ void conv_load_frags(const float* As, const float* Bs
         const float* b = Bs + (j * CONV_KC + kk + t) * CONV_LDB + 32 * wn + 8 * ni + g;
         f.b[ni][0] = b[0];
         f.b[ni][1] = b[4 * CONV_LDB];
+    }
+    if (split) {
+#pragma unroll
+        for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) conv_split(f.a[mi][e], f.al[mi][e]);
+#pragma unroll
+        for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) conv_split(f.b[ni][e], f.bl[ni][e]);
     }
 }
 
@@ -162,7 +196,8 @@ __device__ __forceinline__ void conv_epilogue(const float* __restrict__ bias,
 }
 
 // The whole block: block (bx, by) computes pixels [q0 + BM bx, + BM) and channels
-// [BN by, + BN). Exec provides zero(), each_thread(f), sync(), each_lane(f) and mma().
+// [BN by, + BN), in TF32 or (split) 3xTF32. Exec provides zero(), each_thread(f), sync(),
+// each_lane(f) and mma(split).
 template <class Exec>
 __device__ __forceinline__ void conv_tc_block(Exec& ex, float* smem,
                                               const float* __restrict__ x,
@@ -172,7 +207,7 @@ __device__ __forceinline__ void conv_tc_block(Exec& ex, float* smem,
                                               float* __restrict__ out, long q0, long q1, long L,
                                               int ci, int co, int kh, int kw, int wp,
                                               long slack, int pad, int relu, int has_res,
-                                              int bx, int by)
+                                              int split, int bx, int by)
 {
     float* As = smem;
     float* Bs = smem + CONV_A_N;
@@ -184,16 +219,16 @@ __device__ __forceinline__ void conv_tc_block(Exec& ex, float* smem,
         const long p0 = qb + (long)(i - ph) * wp - pw;
         for (int c0 = 0; c0 < ci; c0 += CONV_KC) {
             ex.each_thread([&](int tid) {
-                conv_stage(x, taps, As, Bs, p0, L, ci, co, kw, i, c0, n0, tid);
+                conv_stage(x, taps, As, Bs, p0, L, ci, co, kw, i, c0, n0, split, tid);
             });
             ex.sync();
             for (int j = 0; j < kw; ++j) {
                 const int kend = ci - c0 < CONV_KC ? ci - c0 : CONV_KC;  // a multiple of 8
                 for (int kk = 0; kk < kend; kk += 8) {
                     ex.each_lane([&](int warp, int lane, ConvFrags& f, ConvAcc&) {
-                        conv_load_frags(As, Bs, warp, lane, j, kk, f);
+                        conv_load_frags(As, Bs, warp, lane, j, kk, split, f);
                     });
-                    ex.mma();
+                    ex.mma(split);
                 }
             }
             ex.sync();  // the next stage overwrites what the warps read
@@ -224,34 +259,46 @@ struct ConvDeviceExec {
     {
         fn((int)(threadIdx.x >> 5), (int)(threadIdx.x & 31), f, acc);
     }
-    __device__ void mma()
+    static __device__ __forceinline__ void mma1(float* c, const float* a, const float* b)
+    {
+        asm volatile(
+            "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+            "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(__float_as_uint(a[0])), "r"(__float_as_uint(a[1])),
+              "r"(__float_as_uint(a[2])), "r"(__float_as_uint(a[3])),
+              "r"(__float_as_uint(b[0])), "r"(__float_as_uint(b[1])));
+    }
+    __device__ void mma(int split)
     {
 #pragma unroll
         for (int mi = 0; mi < 2; ++mi)
 #pragma unroll
             for (int ni = 0; ni < 4; ++ni) {
-                float* c = acc.c[mi][ni];
-                asm volatile(
-                    "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
-                    "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-                    : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                    : "r"(__float_as_uint(f.a[mi][0])), "r"(__float_as_uint(f.a[mi][1])),
-                      "r"(__float_as_uint(f.a[mi][2])), "r"(__float_as_uint(f.a[mi][3])),
-                      "r"(__float_as_uint(f.b[ni][0])), "r"(__float_as_uint(f.b[ni][1])));
+                if (split) {  // the small terms first
+                    mma1(acc.c[mi][ni], f.al[mi], f.b[ni]);
+                    mma1(acc.c[mi][ni], f.a[mi], f.bl[ni]);
+                }
+                mma1(acc.c[mi][ni], f.a[mi], f.b[ni]);
             }
     }
 };
 
-extern "C" __global__ void __launch_bounds__(CONV_THREADS)
-conv_tc_f32(const float* __restrict__ x, const float* __restrict__ taps,
-            const float* __restrict__ bias, const float* __restrict__ res,
-            float* __restrict__ out, long long q0, long long q1, long long L, int ci, int co,
-            int kh, int kw, int wp, long long slack, int pad, int relu, int has_res)
-{
-    __shared__ __align__(16) float smem[CONV_SMEM];
-    ConvDeviceExec ex;
-    conv_tc_block(ex, smem, x, taps, bias, res, out, q0, q1, L, ci, co, kh, kw, wp, slack,
-                  pad, relu, has_res, (int)blockIdx.x, (int)blockIdx.y);
+// conv_tc_f32: TF32 products; conv_tc3_f32: 3xTF32 (float32 accuracy, three mma per tile)
+#define CONV_TC_ENTRY(NAME, SPLIT)                                                            \
+extern "C" __global__ void __launch_bounds__(CONV_THREADS)                                    \
+NAME(const float* __restrict__ x, const float* __restrict__ taps,                             \
+     const float* __restrict__ bias, const float* __restrict__ res, float* __restrict__ out,  \
+     long long q0, long long q1, long long L, int ci, int co, int kh, int kw, int wp,         \
+     long long slack, int pad, int relu, int has_res)                                         \
+{                                                                                             \
+    __shared__ __align__(16) float smem[CONV_SMEM];                                           \
+    ConvDeviceExec ex;                                                                        \
+    conv_tc_block(ex, smem, x, taps, bias, res, out, q0, q1, L, ci, co, kh, kw, wp, slack,    \
+                  pad, relu, has_res, SPLIT, (int)blockIdx.x, (int)blockIdx.y);               \
 }
+
+CONV_TC_ENTRY(conv_tc_f32, 0)
+CONV_TC_ENTRY(conv_tc3_f32, 1)
 #endif
 """

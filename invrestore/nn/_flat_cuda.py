@@ -116,27 +116,29 @@ def conv_flat_cupy(geo, x, taps, kh, kw, b, relu, residual, out, chunk=None):
 
     ``x``, ``out`` (and ``residual``) are C-contiguous float32 CuPy buffers of the padded-flat
     layout ``geo``; ``taps`` is ``(kh kw, ci, co)`` float32, C-contiguous (:func:`prepare`).
-    Where TF32 is allowed (:func:`tf32`), supported layers may run on the tensor-core kernel
-    instead of cuBLAS (:mod:`invrestore.nn._conv_tc` says when).
+    Supported layers may run on the tensor-core kernel instead of cuBLAS, in float32 (3xTF32)
+    or, where TF32 is allowed (:func:`tf32`), in TF32 (:mod:`invrestore.nn._conv_tc` says when).
     """
     if not (x.flags.c_contiguous and out.flags.c_contiguous and taps.flags.c_contiguous):
         raise ValueError("conv_flat_cupy needs C-contiguous buffers")
     nk, ci, co = (int(s) for s in taps.shape)
     if kh * kw != nk:
         raise ValueError(f"conv_flat_cupy: {nk} taps do not form a {kh}x{kw} kernel")
-    if ALLOW_TF32 and residual is not out:  # (a layer run twice to time it must not read out)
+    if residual is not out:  # (a layer run several times to time it must not read out)
         from ._conv_tc import choose, conv_tc
 
+        split = not ALLOW_TF32
+
         def run_tc():
-            return conv_tc(geo, x, taps, kh, kw, b, relu, residual, out)
+            return conv_tc(geo, x, taps, kh, kw, b, relu, residual, out, split=split)
 
         def run_cublas():
-            return _conv_cublas(geo, x, taps, kh, kw, b, relu, residual, out, chunk, True)
+            return _conv_cublas(geo, x, taps, kh, kw, b, relu, residual, out, chunk, ALLOW_TF32)
 
         def cublas_fp32(*args):
             return _conv_cublas(*args, None, False)
 
-        if choose(geo, ci, co, kh, kw, residual, run_tc, run_cublas, cublas_fp32):
+        if choose(geo, ci, co, kh, kw, residual, split, run_tc, run_cublas, cublas_fp32):
             return run_tc()
     return _conv_cublas(geo, x, taps, kh, kw, b, relu, residual, out, chunk, ALLOW_TF32)
 
