@@ -15,7 +15,10 @@ deblurring and CNN inference, in one run.
    otherwise): invrestore's engine on CuPy against PyTorch on CUDA with the same weights, and
    their largest output difference. PyTorch runs twice: with its defaults (cuDNN may use TF32
    tensor cores for float32 convolutions) and in strict float32 (``allow_tf32 = False``), the
-   arithmetic invrestore's engine does. The engine's chunk size is swept too.
+   arithmetic invrestore's engine does. The engine's convolution paths are timed one by one
+   (cuBLAS, the tensor-core kernel in 3xTF32 and in TF32), with the chunk size of the cuBLAS
+   path swept; the rows of the table are the library's default choice (``_conv_tc.MODE``
+   "auto": the faster path per layer shape, after a check).
 5. ``tv_prox``: exactly 100 FGP iterations on a 4096x4096 float32 image, the fused CUDA kernel
    against the array-code version on the GPU and the Numba kernel on the CPU.
 
@@ -167,23 +170,47 @@ def cnn_row(n, gpu, chunks=(None, 1 << 16, 1 << 18)):
         return row
     import numba
 
+    from invrestore.nn import _conv_tc
+
     net, _, y, row["weights"] = build(numba.get_num_threads(), n)
     gnet, yg = net.to("cupy"), to_device(y, "cupy")
-    default = _flat_cuda.CHUNK_PIXELS
-    sweep = {}
+
+    def best():
+        return _best(lambda: gnet(yg, SIGMA), lambda: synchronize(yg), repeat=5)
+
+    default, mode = _flat_cuda.CHUNK_PIXELS, _conv_tc.MODE
+    sweep, paths, outputs = {}, {}, {}
     try:
+        _conv_tc.MODE = "cublas"
         for c in chunks:
             _flat_cuda.CHUNK_PIXELS = c
-            sweep[str(c)] = _best(lambda: gnet(yg, SIGMA), lambda: synchronize(yg), repeat=5)
-    finally:
+            sweep[str(c)] = best()
         _flat_cuda.CHUNK_PIXELS = default
+        for name, m, allow in (("cuBLAS float32", "cublas", False),
+                               ("tensor cores 3xTF32", "tensor_core", False),
+                               ("cuBLAS TF32", "cublas", True),
+                               ("tensor cores TF32", "tensor_core", True)):
+            _conv_tc.MODE = m
+            with tf32(allow):
+                try:
+                    paths[name] = best()
+                    outputs[name] = to_numpy(gnet(yg, SIGMA))
+                except Exception as exc:  # noqa: BLE001  (recorded, the run goes on)
+                    paths[name] = None
+                    print(f"  {name}: failed ({exc})", flush=True)
+    finally:
+        _flat_cuda.CHUNK_PIXELS, _conv_tc.MODE = default, mode
     row["chunk_sweep_s"] = sweep
     row["chunk_pixels"] = default
-    row["gpu_s"] = _best(lambda: gnet(yg, SIGMA), lambda: synchronize(yg), repeat=5)
-    with tf32():
-        row["gpu_tf32_s"] = _best(lambda: gnet(yg, SIGMA), lambda: synchronize(yg), repeat=5)
-        ours_tf32 = to_numpy(gnet(yg, SIGMA))
+    row["path_s"] = paths
+    row["gpu_s"] = best()
     ours = to_numpy(gnet(yg, SIGMA))
+    with tf32():
+        row["gpu_tf32_s"] = best()
+        ours_tf32 = to_numpy(gnet(yg, SIGMA))
+    # which path the default ("auto") chose per layer shape: (split, ci, co, ...) -> tensor cores
+    row["auto_choice"] = {str(k[1:]): v for k, v in _conv_tc._chosen.items()}
+    row["auto_checked"] = {str(k[1]): v for k, v in _conv_tc._checked.items()}
     try:
         import torch
     except ImportError:
@@ -211,6 +238,8 @@ def cnn_row(n, gpu, chunks=(None, 1 << 16, 1 << 18)):
     row["max_abs_diff"] = float(np.abs(ours - theirs).max())
     row["max_abs_diff_tf32"] = float(np.abs(ours_tf32 - theirs_default).max())
     row["max_abs_diff_tf32_vs_fp32"] = float(np.abs(ours_tf32 - theirs).max())
+    row["path_max_abs_diff_to_torch_fp32"] = {k: float(np.abs(v - theirs).max())
+                                              for k, v in outputs.items()}
     print(_fmt_row(row), flush=True)
     print(f"  with TF32: invrestore {_ms(row['gpu_tf32_s'])} ms, PyTorch defaults "
           f"{_ms(row['torch_cuda_s'])} ms: {row['gpu_tf32_s'] / row['torch_cuda_s']:.2f}x; "
@@ -218,6 +247,10 @@ def cnn_row(n, gpu, chunks=(None, 1 << 16, 1 << 18)):
           flush=True)
     print("  chunk sweep (pixels: ms): "
           + ", ".join(f"{k}: {_ms(v)}" for k, v in sweep.items()), flush=True)
+    print("  paths (ms; max |diff| to PyTorch float32): " + ", ".join(
+        f"{k}: {_ms(v)} ({row['path_max_abs_diff_to_torch_fp32'].get(k, float('nan')):.1e})"
+        for k, v in paths.items()), flush=True)
+    print(f"  auto choice: {row['auto_choice']}; checks: {row['auto_checked']}", flush=True)
     return row
 
 

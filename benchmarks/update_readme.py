@@ -203,6 +203,15 @@ def render_gpu(doc, path, priors=True) -> list:
             f"difference to PyTorch: {cnn.get('max_abs_diff', float('nan')):.1e} in float32, "
             f"{cnn.get('max_abs_diff_tf32', float('nan')):.1e} with TF32 (weights: "
             f"{cnn.get('weights')}).")
+    if cnn.get("path_s"):
+        diffs = cnn.get("path_max_abs_diff_to_torch_fp32") or {}
+        notes.append(
+            "CNN convolution paths, each forced for the whole network (ms; largest output "
+            "difference to PyTorch in float32): " + ", ".join(
+                f"{k} {ms(v)}" + (f" ({diffs[k]:.1e})" if k in diffs else "")
+                for k, v in cnn["path_s"].items())
+            + "; the rows above are the default, which times the kernel against cuBLAS once "
+              "per layer shape and keeps the faster.")
     if notes:
         out += [""] + [" ".join(notes)]
     return out
