@@ -20,7 +20,9 @@ deblurring and CNN inference, in one run.
    path swept; the rows of the table are the library's default choice (``_conv_tc.MODE``
    "auto": the faster path per layer shape, after a check).
 5. ``tv_prox``: exactly 100 FGP iterations on a 4096x4096 float32 image, the fused CUDA kernel
-   against the array-code version on the GPU and the Numba kernel on the CPU.
+   against the array-code version on the GPU and the Numba kernel on the CPU; every pass
+   (``_tv_cuda.VARIANTS``) and strip height is timed, and the row's time is the library's
+   default (``"auto"``: the faster of the strip passes, chosen on the first call).
 
 Without CuPy or a CUDA device the GPU columns stay empty (the test suite runs the script that
 way with ``--quick``). Needs nothing beyond NumPy, SciPy, Numba, scikit-image, PyWavelets and
@@ -277,11 +279,13 @@ def tv_row(n, gpu, iters=100):
             # the strip passes' rows per thread (set through the target thread count)
             target = _tv_cuda.STRIP_TARGET_THREADS
             try:
-                for variant in ("strip", "strip2"):
+                for variant in ("strip", "stripv", "strip2"):
                     _tv_cuda.DEFAULT_VARIANT = variant
                     for t in (1 << 18, 1 << 20):
                         _tv_cuda.STRIP_TARGET_THREADS = t
-                        sweep[f"{variant}, {_tv_cuda.strip_rows(n, n)} rows"] = _best(
+                        rows = (_tv_cuda.stripv_rows(n, n, 4) if variant == "stripv"
+                                else _tv_cuda.strip_rows(n, n))
+                        sweep[f"{variant}, {rows} rows"] = _best(
                             lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="cuda"),
                             lambda: synchronize(yg), repeat=5)
             finally:
@@ -289,9 +293,14 @@ def tv_row(n, gpu, iters=100):
         finally:
             _tv_cuda.DEFAULT_VARIANT = default
         row["strip_rows"] = _tv_cuda.strip_rows(n, n)
+        row["stripv_rows"] = _tv_cuda.stripv_rows(n, n, 4)
         row["variant_s"] = sweep
-        row["variant"] = default
-        row["gpu_s"] = sweep[default]
+        row["gpu_s"] = _best(lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="cuda"),
+                             lambda: synchronize(yg), repeat=5)
+        # the pass the default ran ("auto": the one it chose for this shape)
+        chosen = [v for k, v in _tv_cuda._auto_chosen.items() if k[2:5] == (1, n, n)]
+        row["variant"] = (chosen[0] if default == "auto" and chosen else default)
+        row["variant_default"] = default
         row["gpu_xp_s"] = _best(lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="xp"),
                                 lambda: synchronize(yg), repeat=2)
         print("  TV passes (ms): " + ", ".join(f"{k}: {_ms(v)}" for k, v in sweep.items()),
@@ -336,7 +345,8 @@ def main(argv=None):
     p.add_argument("--test-workers", type=int, default=0,
                    help="run the gpu tests in this many processes (pytest-xdist)")
     p.add_argument("--tv-variant", default=None, help="the CUDA TV pass for the whole run "
-                   "(one of invrestore.kernels._tv_cuda.VARIANTS; default: the library's)")
+                   "(one of invrestore.kernels._tv_cuda.VARIANTS, or auto; default: the "
+                   "library's)")
     p.add_argument("--quick", action="store_true", help="64x64 everywhere (checks the script)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
@@ -349,8 +359,8 @@ def main(argv=None):
     from invrestore.kernels import _tv_cuda
 
     if a.tv_variant is not None:
-        if a.tv_variant not in _tv_cuda.VARIANTS:
-            p.error(f"--tv-variant must be one of {_tv_cuda.VARIANTS}")
+        if a.tv_variant not in _tv_cuda.VARIANTS + ("auto",):
+            p.error(f"--tv-variant must be one of {_tv_cuda.VARIANTS + ('auto',)}")
         _tv_cuda.DEFAULT_VARIANT = a.tv_variant
     if a.quick:
         a.sizes, a.pnp_size, a.cnn_size, a.tv_size = [64], 64, 64, 64

@@ -23,6 +23,7 @@ static host_dim3 threadIdx, blockIdx, blockDim;
 #define __device__
 #define __forceinline__ inline
 #define __launch_bounds__(n)
+#define __align__(n) alignas(n)
 
 // every thread of a 1-D launch over N items, blocks of BLOCK threads
 #define HOST_GRID_1D(N, BLOCK, CALL)                                                        \
@@ -58,8 +59,9 @@ def compile_host(tmp_path_factory, name, code):
     d = tmp_path_factory.mktemp(name)
     (d / f"{name}.cpp").write_text(SHIM + code)
     lib = d / f"lib{name}.so"
-    subprocess.run([cxx, "-O1", "-std=c++14", "-shared", "-fPIC", str(d / f"{name}.cpp"), "-o",
-                    str(lib)], check=True, capture_output=True)
+    out = subprocess.run([cxx, "-O1", "-std=c++14", "-shared", "-fPIC", str(d / f"{name}.cpp"),
+                          "-o", str(lib)], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-4000:]
     return ctypes.CDLL(str(lib))
 
 

@@ -68,6 +68,8 @@ extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T*
 }
 TV_STRIP_HOST(host_strip_f32, tv_fgp_strip_f32, float)
 TV_STRIP_HOST(host_strip_f64, tv_fgp_strip_f64, double)
+TV_STRIP_HOST(host_stripv_f32, tv_fgp_stripv_f32, float)
+TV_STRIP_HOST(host_stripv_f64, tv_fgp_stripv_f64, double)
 
 #define TV_STRIP2_HOST(NAME, KERNEL, T)                                                      \
 extern "C" void NAME(const T* v, const T* P0, const T* P1, const T* Q0, const T* Q1, T* R0, \
@@ -105,7 +107,7 @@ TV_PRIMAL_HOST(host_primal_f64, tv_primal_f64, double)
 @pytest.fixture(scope="module")
 def host_kernels(tmp_path_factory):
     dll = compile_host(tmp_path_factory, "tv", SOURCE + HOST)
-    kinds = ("", "tile_", "strip_", "strip2_", "check_", "primal_")
+    kinds = ("", "tile_", "strip_", "strip2_", "check_", "primal_", "stripv_")
     return {np.dtype(dtype): tuple(getattr(dll, f"host_{kind}{suffix}") for kind in kinds)
             + (cscalar,)
             for dtype, suffix, cscalar in ((np.float32, "f32", ctypes.c_float),
@@ -118,16 +120,19 @@ def _ptrs(arrays):
 
 def _launcher(host_kernels, dtype, variant="pixel", rows=3):
     """Host twin of :func:`cupy_launcher`: the same choice between the passes."""
-    pixel, tile, strip, strip2, checker, primal_kernel, cscalar = host_kernels[np.dtype(dtype)]
+    (pixel, tile, strip, strip2, checker, primal_kernel, stripv,
+     cscalar) = host_kernels[np.dtype(dtype)]
+    width = 16 // np.dtype(dtype).itemsize
 
     def launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso):
         arrays = (v, P0, P1, Q0, Q1, R0, R1)
         assert all(a.flags.c_contiguous and a.dtype == v.dtype for a in arrays)
         C, H, W = v.shape
-        fn = {"pixel": pixel, "tile": tile, "strip": strip, "strip2": strip}[variant]
+        fn = {"pixel": pixel, "tile": tile, "strip": strip, "strip2": strip,
+              "stripv": stripv if W % width == 0 else strip}[variant]
         if C > 1 and iso:
             fn = pixel
-        extra = (ctypes.c_int(rows),) if fn is strip else ()
+        extra = (ctypes.c_int(rows),) if fn in (strip, stripv) else ()
         fn(*(a.ctypes.data_as(ctypes.c_void_p) for a in arrays), ctypes.c_int(C),
            ctypes.c_int(H), ctypes.c_int(W), cscalar(w), cscalar(s), cscalar(beta),
            ctypes.c_int(int(cold)), ctypes.c_int(int(iso)), *extra)
@@ -167,9 +172,10 @@ def _planar(v):
     return np.ascontiguousarray(np.moveaxis(v, -1, 0) if v.ndim == 3 else v[None])
 
 
-@pytest.mark.parametrize("variant", ["pixel", "tile", "strip", "strip2"])
+@pytest.mark.parametrize("variant", ["pixel", "tile", "strip", "strip2", "stripv"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(9, 11), (1, 7), (6, 1), (8, 5, 3), (37, 70), (17, 33, 2)])
+@pytest.mark.parametrize("shape", [(9, 11), (1, 7), (6, 1), (8, 5, 3), (37, 70), (17, 33, 2),
+                                   (9, 12), (1, 4), (17, 36, 2)])
 @pytest.mark.parametrize("isotropic", [True, False])
 @pytest.mark.parametrize(("max_iter", "tol"), [(0, 0.0), (1, 0.0), (2, 0.0), (13, 0.0),
                                                (300, 1e-4)])
@@ -197,11 +203,13 @@ def test_host_compiled_kernel_matches_numba(host_kernels, variant, dtype, shape,
 
 @pytest.mark.parametrize(("variant", "rows"), [("pixel", 3), ("tile", 3), ("strip", 1),
                                                ("strip", 4), ("strip", 5), ("strip", 64),
-                                               ("strip2", 1), ("strip2", 3), ("strip2", 64)])
+                                               ("strip2", 1), ("strip2", 3), ("strip2", 64),
+                                               ("stripv", 1), ("stripv", 3), ("stripv", 64)])
 @pytest.mark.parametrize("isotropic", [True, False])
-def test_host_compiled_kernel_warm_start(host_kernels, isotropic, variant, rows):
+@pytest.mark.parametrize("channels", [3, 1])
+def test_host_compiled_kernel_warm_start(host_kernels, isotropic, variant, rows, channels):
     rng = np.random.default_rng(1)
-    v = rng.random((10, 12, 3))
+    v = rng.random((10, 12, channels))
     _, info = tv_prox(v, 0.2, isotropic=isotropic, max_iter=7, tol=0.0, return_info=True)
     ref = tv_prox(v + 0.01, 0.2, isotropic=isotropic, max_iter=9, tol=0.0, dual=info.dual)
     p = np.moveaxis(info.dual, -1, 1)  # (2, C, H, W)
@@ -256,20 +264,42 @@ def test_host_check_and_primal_kernels(host_kernels, dtype, shape, rows):
 
 def test_source_compiles_for_a_gpu(tmp_path):
     compiles_for_a_gpu(tmp_path, "tv", SOURCE, [
-        f"tv_{kind}_{t}" for kind in ("fgp_pass", "fgp_tile", "fgp_strip", "fgp_strip2", "check",
-                                      "primal") for t in ("f32", "f64")])
+        f"tv_{kind}_{t}" for kind in ("fgp_pass", "fgp_tile", "fgp_strip", "fgp_strip2",
+                                      "fgp_stripv", "check", "primal") for t in ("f32", "f64")])
+
+
+def test_auto_times_the_candidates_once_per_key(monkeypatch):
+    from invrestore.kernels import _tv_cuda
+
+    monkeypatch.setattr(_tv_cuda, "_auto_chosen", {})
+    times = {"strip": 2.0, "stripv": 1.0}
+    ran = []
+
+    def fake_time(run, repeat=3):
+        run()
+        return times[ran[-1]]
+
+    monkeypatch.setattr(_tv_cuda, "_time_pass", fake_time)
+    assert _tv_cuda._auto_pass("a", ran.append) == "stripv"
+    assert _tv_cuda._auto_pass("a", ran.append) == "stripv"
+    assert ran == ["strip", "stripv"]
+    times["strip"] = 0.5
+    assert _tv_cuda._auto_pass("b", ran.append) == "strip"
+    with pytest.raises(ValueError, match="auto"):
+        _tv_cuda.cupy_launcher(np.float32, "fastest")
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA device")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(33, 47), (20, 18, 3), (300, 270)])
+@pytest.mark.parametrize("shape", [(33, 47), (20, 18, 3), (300, 270), (64, 96), (7, 40, 2)])
 @pytest.mark.parametrize("isotropic", [True, False])
-@pytest.mark.parametrize("variant", ["strip", "strip2", "tile", "pixel"])
+@pytest.mark.parametrize("variant", ["strip", "strip2", "tile", "pixel", "stripv", "auto"])
 def test_cupy_fused_kernel_matches_numba(dtype, shape, isotropic, variant, monkeypatch):
     from invrestore.kernels import _tv_cuda
 
     monkeypatch.setattr(_tv_cuda, "DEFAULT_VARIANT", variant)
+    monkeypatch.setattr(_tv_cuda, "AUTO_FROM", 1000)  # "auto" times the passes here too
     v = np.random.default_rng(2).random(shape).astype(dtype)
     for max_iter, tol in ((25, 0.0), (300, 1e-4)):
         ref, info = tv_prox(v, 0.1, isotropic=isotropic, max_iter=max_iter, tol=tol,

@@ -13,8 +13,12 @@ The kernels are in :mod:`invrestore.kernels._tv_cuda_source`; the versions of th
 * ``"pixel"``: one thread per pixel; the neighbours' ``r`` and ``z`` it needs are recomputed
   from cached reads (three ``z`` and about thirty loads per pixel);
 * ``"tile"``: one block per 16x32 tile through shared memory, each ``r`` and ``z`` formed once;
-* ``"strip"`` (:data:`DEFAULT_VARIANT`): one thread per column of a strip of rows, walking
-  down with the previous row in registers (no shared memory, no synchronisation);
+* ``"strip"``: one thread per column of a strip of rows, walking down with the previous row in
+  registers (no shared memory, no synchronisation);
+* ``"stripv"``: the strip pass with 16 bytes of consecutive columns per thread (4 floats or 2
+  doubles) read and written with vector loads and stores: a warp moves 512 contiguous bytes of
+  each array per row, with a quarter of the load instructions (rows of a multiple of 4 floats
+  or 2 doubles; the strip pass otherwise). Not yet timed on a GPU;
 * ``"strip2"``: two FGP passes per launch wherever no stopping test falls between them, the
   first pass computed for the three columns around the thread's (9 image-sized arrays moved
   per two passes instead of 14). Slower than ``"strip"`` on an H200 (21.8 against 18.9 ms,
@@ -23,6 +27,11 @@ The kernels are in :mod:`invrestore.kernels._tv_cuda_source`; the versions of th
 
 100 passes on 4096x4096 float32 (``benchmarks/gpu_check.py``): strip 18.9 ms on an H200 and
 21.7 ms on an H100, tile 31.5 / 32.3 ms, pixel 45.5 / 53.0 ms; the array code 255 ms.
+
+:data:`DEFAULT_VARIANT` is ``"auto"``: for images of :data:`AUTO_FROM` values or more, the first
+pass of each image shape on each device times the :data:`AUTO_CANDIDATES` passes (a full pass
+each, a warm-up and three timed runs, on the call's own buffers) and keeps the faster; smaller
+images run ``"strip"``.
 
 Vectorial isotropic TV of several channels (the channels of a pixel coupled in one thread)
 runs the per-pixel pass.
@@ -62,13 +71,19 @@ def _module():
     return cupy_module().RawModule(code=SOURCE, options=("--std=c++14",))
 
 
-#: Passes of :func:`cupy_launcher`: "strip", "strip2" (two passes per sweep where no stopping
-#: test falls between them), "tile" (shared memory) and "pixel".
-VARIANTS = ("strip", "strip2", "tile", "pixel")
+#: Passes of :func:`cupy_launcher`: "strip", "stripv" (vector loads), "strip2" (two passes per
+#: sweep where no stopping test falls between them), "tile" (shared memory) and "pixel".
+VARIANTS = ("strip", "stripv", "strip2", "tile", "pixel")
 
-#: The pass :func:`~invrestore.kernels.tv.tv_prox` uses (``benchmarks/gpu_check.py`` times
-#: all of them).
-DEFAULT_VARIANT = "strip"
+#: The pass :func:`~invrestore.kernels.tv.tv_prox` uses: one of :data:`VARIANTS` or "auto"
+#: (``benchmarks/gpu_check.py`` times all of them).
+DEFAULT_VARIANT = "auto"
+
+#: The passes "auto" times, and the image size (values) from which it does.
+AUTO_CANDIDATES = ("strip", "stripv")
+AUTO_FROM = 1 << 20
+
+_auto_chosen = {}  # (device id, dtype, C, H, W, iso) -> pass
 
 #: Threads per block of the strip pass (consecutive columns).
 STRIP_THREADS = 128
@@ -84,6 +99,16 @@ def strip_rows(H, W, target_threads=None):
     return int(min(64, max(4, (H * W) // target)))
 
 
+def stripv_rows(H, W, width):
+    """Rows per strip of the vector strip pass (``width`` columns per thread): half the strip
+    pass's thread target (each thread moves ``width`` times the bytes per row)."""
+    return strip_rows(H, max(1, W // width), STRIP_TARGET_THREADS // 2)
+
+
+def _vector_width(dtype):
+    return 16 // np.dtype(dtype).itemsize
+
+
 def cupy_launcher(dtype, variant=None):
     """``launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso)`` running one fused pass.
 
@@ -94,9 +119,31 @@ def cupy_launcher(dtype, variant=None):
     isotropic TV of several channels always runs the per-pixel pass.
     """
     variant = DEFAULT_VARIANT if variant is None else variant
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if variant not in VARIANTS + ("auto",):
+        raise ValueError(f"variant must be one of {VARIANTS + ('auto',)}, got {variant!r}")
     return _launcher(np.dtype(dtype), variant)
+
+
+def _time_pass(run, repeat=3):
+    cp = cupy_module()
+    start, end = cp.cuda.Event(), cp.cuda.Event()
+    run()  # warm-up (and the module's first load)
+    best = math.inf
+    for _ in range(repeat):
+        start.record()
+        run()
+        end.record()
+        end.synchronize()
+        best = min(best, cp.cuda.get_elapsed_time(start, end))
+    return best
+
+
+def _auto_pass(key, run):
+    """The faster of :data:`AUTO_CANDIDATES` for ``key``, timed once with ``run(name)``."""
+    if key not in _auto_chosen:
+        times = {name: _time_pass(functools.partial(run, name)) for name in AUTO_CANDIDATES}
+        _auto_chosen[key] = min(times, key=times.get)
+    return _auto_chosen[key]
 
 
 @functools.cache
@@ -104,26 +151,45 @@ def _launcher(dtype, variant):
     # cached: a solver calls the prox every iteration, and looking the kernels up in the
     # module is a driver call each
     suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[dtype]
-    pixel = _module().get_function(f"tv_fgp_pass_{suffix}")
-    single = "strip" if variant == "strip2" else variant  # strip2's lone passes
-    fused = (None if single == "pixel"
-             else _module().get_function(f"tv_fgp_{single}_{suffix}"))
+    kernels = {name: _module().get_function(f"tv_fgp_{name}_{suffix}")
+               for name in ("pass", "tile", "strip", "stripv")}
     two = _module().get_function(f"tv_fgp_strip2_{suffix}") if variant == "strip2" else None
     ty = dtype.type
+    width = _vector_width(dtype)
+
+    def run(name, args):
+        # one pass of variant `name` ("strip2" runs lone passes as "strip")
+        C, H, W = (int(a) for a in args[7:10])
+        iso = bool(args[14])
+        if name == "pixel" or (C > 1 and iso):
+            kernels["pass"](((H * W + THREADS - 1) // THREADS,), (THREADS,), args)
+        elif name == "tile":
+            grid = ((W + TILE[1] - 1) // TILE[1], (H + TILE[0] - 1) // TILE[0])
+            kernels["tile"](grid, (TILE_THREADS,), args)
+        elif name == "stripv" and W % width == 0:
+            rows = stripv_rows(H, W, width)
+            groups = W // width
+            grid = ((groups + STRIP_THREADS - 1) // STRIP_THREADS, (H + rows - 1) // rows)
+            kernels["stripv"](grid, (STRIP_THREADS,), args + (np.int32(rows),))
+        else:
+            rows = strip_rows(H, W)
+            grid = ((W + STRIP_THREADS - 1) // STRIP_THREADS, (H + rows - 1) // rows)
+            kernels["strip"](grid, (STRIP_THREADS,), args + (np.int32(rows),))
 
     def launch(v, P0, P1, Q0, Q1, R0, R1, w, s, beta, cold, iso):
         C, H, W = v.shape
         args = (v, P0, P1, Q0, Q1, R0, R1, np.int32(C), np.int32(H), np.int32(W), ty(w),
                 ty(s), ty(beta), np.int32(cold), np.int32(iso))
-        if fused is None or (C > 1 and iso):
-            pixel(((H * W + THREADS - 1) // THREADS,), (THREADS,), args)
-        elif single == "tile":
-            grid = ((W + TILE[1] - 1) // TILE[1], (H + TILE[0] - 1) // TILE[0])
-            fused(grid, (TILE_THREADS,), args)
-        else:
-            rows = strip_rows(H, W)
-            grid = ((W + STRIP_THREADS - 1) // STRIP_THREADS, (H + rows - 1) // rows)
-            fused(grid, (STRIP_THREADS,), args + (np.int32(rows),))
+        name = variant
+        if name == "auto":
+            name = "strip"
+            if C * H * W >= AUTO_FROM and not (C > 1 and iso):
+                # timed as a full pass (P and Q read), whatever this pass's own flags; the
+                # pass is then run with them, overwriting R
+                full = args[:12] + (ty(0.5), np.int32(0), args[14])
+                key = (cupy_module().cuda.Device().id, dtype, C, H, W, bool(iso))
+                name = _auto_pass(key, lambda nm: run(nm, full))
+        run(name, args)
 
     def pair(v, P0, P1, Q0, Q1, R0, R1, S0, S1, w, s, beta1, beta2, cold, iso):
         C, H, W = v.shape
