@@ -39,6 +39,7 @@ __all__ = [
     "check_scalar",
     "real_dtype",
     "synchronize",
+    "device_time_ms",
     "vdot",
     "norm",
 ]
@@ -171,6 +172,22 @@ def synchronize(a=None):
     """Wait for queued GPU work when ``a`` is a CuPy array (for honest timings); else no-op."""
     if _is_cupy_array(a):
         _cupy().cuda.get_current_stream().synchronize()
+
+
+def device_time_ms(fn, repeat=3):
+    """Best of ``repeat`` GPU times (ms, CUDA events on the current stream) of ``fn()``, after
+    one untimed call (compilation, first loads). For choosing between kernels at run time."""
+    cp = cupy_module()
+    start, end = cp.cuda.Event(), cp.cuda.Event()
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        best = min(best, cp.cuda.get_elapsed_time(start, end))
+    return best
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)

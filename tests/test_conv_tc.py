@@ -272,7 +272,7 @@ class _FakeDevice:
             return check
 
         monkeypatch.setattr(_conv_tc, "_check", fake_check)
-        monkeypatch.setattr(_conv_tc, "_time", lambda fn, repeat=3: fn())
+        monkeypatch.setattr(_conv_tc, "device_time_ms", lambda fn, repeat=3: fn())
         self.tc = lambda: self.calls.append("tc") or tc_ms
         self.cublas = lambda: self.calls.append("cublas") or cublas_ms
 

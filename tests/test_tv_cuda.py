@@ -279,7 +279,7 @@ def test_auto_times_the_candidates_once_per_key(monkeypatch):
         run()
         return times[ran[-1]]
 
-    monkeypatch.setattr(_tv_cuda, "_time_pass", fake_time)
+    monkeypatch.setattr(_tv_cuda, "device_time_ms", fake_time)
     assert _tv_cuda._auto_pass("a", ran.append) == "stripv"
     assert _tv_cuda._auto_pass("a", ran.append) == "stripv"
     assert ran == ["strip", "stripv"]

@@ -51,7 +51,7 @@ import math
 
 import numpy as np
 
-from ..backend import cupy_module
+from ..backend import cupy_module, device_time_ms
 from ._tv_cuda_source import SOURCE
 from .tv import fista_momentum
 
@@ -124,24 +124,10 @@ def cupy_launcher(dtype, variant=None):
     return _launcher(np.dtype(dtype), variant)
 
 
-def _time_pass(run, repeat=3):
-    cp = cupy_module()
-    start, end = cp.cuda.Event(), cp.cuda.Event()
-    run()  # warm-up (and the module's first load)
-    best = math.inf
-    for _ in range(repeat):
-        start.record()
-        run()
-        end.record()
-        end.synchronize()
-        best = min(best, cp.cuda.get_elapsed_time(start, end))
-    return best
-
-
 def _auto_pass(key, run):
     """The faster of :data:`AUTO_CANDIDATES` for ``key``, timed once with ``run(name)``."""
     if key not in _auto_chosen:
-        times = {name: _time_pass(functools.partial(run, name)) for name in AUTO_CANDIDATES}
+        times = {name: device_time_ms(functools.partial(run, name)) for name in AUTO_CANDIDATES}
         _auto_chosen[key] = min(times, key=times.get)
     return _auto_chosen[key]
 

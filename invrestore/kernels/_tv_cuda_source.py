@@ -274,22 +274,24 @@ __device__ __forceinline__ bool strip_span(int H, int W, int rows, int& k, int& 
     return true;
 }
 
-#define TV_STRIP_ENTRY(NAME, T)                                                               \
+// Entry of a strip pass whose threads own N consecutive columns each (COLUMN: the column
+// function, parenthesised; it gets the thread's first column).
+#define TV_STRIP_ENTRY(NAME, T, N, COLUMN)                                                    \
 extern "C" __global__ void NAME(const T* __restrict__ v, const T* __restrict__ P0,           \
                                 const T* __restrict__ P1, const T* __restrict__ Q0,           \
                                 const T* __restrict__ Q1, T* __restrict__ R0,                 \
                                 T* __restrict__ R1, int C, int H, int W, T w, T s, T beta,    \
                                 int cold, int iso, int rows)                                  \
 {                                                                                             \
-    int k, y0, y1;                                                                            \
-    if (!strip_span(H, W, rows, k, y0, y1)) return;                                           \
+    int kt, y0, y1;                                                                           \
+    if (!strip_span(H, (W + N - 1) / N, rows, kt, y0, y1)) return;                            \
     for (int c = 0; c < C; ++c)                                                               \
-        tv_strip_column<T>(v, P0, P1, Q0, Q1, R0, R1, (long)c * H * W, H, W, w, s, beta,      \
-                           cold, iso, k, y0, y1);                                             \
+        COLUMN(v, P0, P1, Q0, Q1, R0, R1, (long)c * H * W, H, W, w, s, beta, cold, iso,       \
+               N * kt, y0, y1);                                                               \
 }
 
-TV_STRIP_ENTRY(tv_fgp_strip_f32, float)
-TV_STRIP_ENTRY(tv_fgp_strip_f64, double)
+TV_STRIP_ENTRY(tv_fgp_strip_f32, float, 1, (tv_strip_column<float>))
+TV_STRIP_ENTRY(tv_fgp_strip_f64, double, 1, (tv_strip_column<double>))
 
 // ---- Vector strip pass ("stripv"): one thread per N consecutive columns ----
 // The strip pass with each thread owning columns [k0, k0 + N) (N = 4 floats or 2 doubles: 16
@@ -420,22 +422,8 @@ __device__ __forceinline__ void tv_stripv_column(const T* v, const T* P0, const 
     }
 }
 
-#define TV_STRIPV_ENTRY(NAME, T, N)                                                           \
-extern "C" __global__ void NAME(const T* __restrict__ v, const T* __restrict__ P0,           \
-                                const T* __restrict__ P1, const T* __restrict__ Q0,           \
-                                const T* __restrict__ Q1, T* __restrict__ R0,                 \
-                                T* __restrict__ R1, int C, int H, int W, T w, T s, T beta,    \
-                                int cold, int iso, int rows)                                  \
-{                                                                                             \
-    int kt, y0, y1;                                                                           \
-    if (!strip_span(H, (W + N - 1) / N, rows, kt, y0, y1)) return;                            \
-    for (int c = 0; c < C; ++c)                                                               \
-        tv_stripv_column<T, N>(v, P0, P1, Q0, Q1, R0, R1, (long)c * H * W, H, W, w, s, beta,  \
-                               cold, iso, N * kt, y0, y1);                                    \
-}
-
-TV_STRIPV_ENTRY(tv_fgp_stripv_f32, float, 4)
-TV_STRIPV_ENTRY(tv_fgp_stripv_f64, double, 2)
+TV_STRIP_ENTRY(tv_fgp_stripv_f32, float, 4, (tv_stripv_column<float, 4>))
+TV_STRIP_ENTRY(tv_fgp_stripv_f64, double, 2, (tv_stripv_column<double, 2>))
 
 // ---- Two-pass strip ("strip2"): passes k and k + 1 in one sweep ----
 // Thread (k, strip) walks down its column computing pass k's dual for columns k - 1 .. k + 1

@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-from ..backend import cupy_module
+from ..backend import cupy_module, device_time_ms
 from ._conv_tc_source import BM, BN, SOURCE, THREADS
 
 __all__ = ["CHECK_TOL", "MODE", "choose", "conv_tc", "supported"]
@@ -119,20 +119,6 @@ def _check(cublas_fp32, split):
     return bool(err <= CHECK_TOL[split] * scale)
 
 
-def _time(fn, repeat=3):
-    cp = cupy_module()
-    start, end = cp.cuda.Event(), cp.cuda.Event()
-    fn()  # warm-up (and compilation)
-    best = np.inf
-    for _ in range(repeat):
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        best = min(best, cp.cuda.get_elapsed_time(start, end))
-    return best
-
-
 def choose(geo, ci, co, kh, kw, residual, split, run_tc, run_cublas, cublas_fp32):
     """True to run the layer on tensor cores (:data:`MODE`); runs ``run_tc`` / ``run_cublas``
     (each computes the layer into its output) to time them the first time a shape is seen.
@@ -169,5 +155,5 @@ def choose(geo, ci, co, kh, kw, residual, split, run_tc, run_cublas, cublas_fp32
     key = (dev, split, ci, co, kh, kw, residual is not None,
            int(geo.q_end - geo.q_start).bit_length())
     if key not in _chosen:
-        _chosen[key] = bool(_time(run_tc) < _time(run_cublas))
+        _chosen[key] = bool(device_time_ms(run_tc) < device_time_ms(run_cublas))
     return _chosen[key]
