@@ -365,3 +365,23 @@ def test_dncnn_with_tensor_cores_is_close_to_cublas(monkeypatch):
         with tf32():
             got = cp.asnumpy(gnet(cp.asarray(y), 25 / 255))
         assert np.abs(got - want).max() < 5e-3
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_misaligned_buffers_fall_back_to_cublas(monkeypatch):
+    import cupy as cp
+
+    from invrestore.nn._flat_cuda import conv_flat_cupy
+
+    monkeypatch.setattr(_conv_tc, "MODE", "tensor_core")
+    geo, x, taps, b, _ = _layer(9, 13, 1, 64, 64, 3, 3, False, 7)
+    big = cp.zeros(x.size + 1, cp.float32)
+    xv = big[1:].reshape(x.shape)  # 4 bytes off: no 16-byte loads from it
+    xv[...] = cp.asarray(x)
+    assert not _conv_tc.aligned(xv, cp.asarray(taps), None, geo.empty(cp, 64))
+    out = geo.empty(cp, 64)
+    conv_flat_cupy(geo, xv, cp.asarray(taps), 3, 3, cp.asarray(b), True, None, out)
+    want = reference(geo, x, taps, 3, 3, b, True, None, rounded=False)
+    np.testing.assert_allclose(cp.asnumpy(out)[geo.q_start:geo.q_end], want, rtol=0,
+                               atol=1e-4 * np.abs(want).max())

@@ -152,7 +152,9 @@ def _launcher(dtype, variant):
         elif name == "tile":
             grid = ((W + TILE[1] - 1) // TILE[1], (H + TILE[0] - 1) // TILE[0])
             kernels["tile"](grid, (TILE_THREADS,), args)
-        elif name == "stripv" and W % width == 0:
+        elif name == "stripv" and W % width == 0 and args[0].data.ptr % 16 == 0:
+            # (16-byte accesses: rows of a multiple of 16 bytes, v aligned; the duals are
+            # fresh allocations)
             rows = stripv_rows(H, W, width)
             groups = W // width
             grid = ((groups + STRIP_THREADS - 1) // STRIP_THREADS, (H + rows - 1) // rows)

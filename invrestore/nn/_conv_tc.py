@@ -35,7 +35,7 @@ import numpy as np
 from ..backend import cupy_module, device_time_ms
 from ._conv_tc_source import BM, BN, SOURCE, THREADS
 
-__all__ = ["CHECK_TOL", "MODE", "choose", "conv_tc", "supported"]
+__all__ = ["CHECK_TOL", "MODE", "aligned", "choose", "conv_tc", "supported"]
 
 #: "auto", "cublas" or "tensor_core" (see the module docstring).
 MODE = "auto"
@@ -67,6 +67,14 @@ def supported(ci, co, kh, kw):
     return ci % 8 == 0 and co % BN == 0 and 1 <= kw <= 3 and kh >= 1
 
 
+def aligned(x, taps, residual, out):
+    """Whether the buffers allow the kernel's vector accesses: 16-byte loads of ``x`` and
+    ``taps``, 8-byte loads of ``residual`` and stores to ``out`` (fresh CuPy allocations are
+    256-byte aligned; a view may not be)."""
+    return (x.data.ptr % 16 == 0 and taps.data.ptr % 16 == 0 and out.data.ptr % 8 == 0
+            and (residual is None or residual.data.ptr % 8 == 0))
+
+
 def conv_tc(geo, x, taps, kh, kw, b, relu, residual, out, split=False):
     """``out[q0:q1] = relu(b + residual + sum_t x[q + off_t] @ taps[t])`` on tensor cores.
 
@@ -82,6 +90,9 @@ def conv_tc(geo, x, taps, kh, kw, b, relu, residual, out, split=False):
                               or a.dtype != np.float32):
             raise ValueError(f"conv_tc: {name} must be a C-contiguous float32 "
                              f"({geo.length}, {width}) buffer, got {a.dtype} {tuple(a.shape)}")
+    if not aligned(x, taps, residual, out):
+        raise ValueError("conv_tc: x and taps must be 16-byte aligned, out and residual 8-byte "
+                         "aligned")
     dev, _ = _device()
     q0, q1 = geo.q_start, geo.q_end
     grid = ((q1 - q0 + BM - 1) // BM, co // BN)

@@ -129,8 +129,10 @@ def conv_flat_cupy(geo, x, taps, kh, kw, b, relu, residual, out, chunk=None):
     nk, ci, co = (int(s) for s in taps.shape)
     if kh * kw != nk:
         raise ValueError(f"conv_flat_cupy: {nk} taps do not form a {kh}x{kw} kernel")
-    if residual is not out:  # (a layer run several times to time it must not read out)
-        from ._conv_tc import choose, conv_tc
+    from ._conv_tc import aligned, choose, conv_tc
+
+    # (a layer run several times to time it must not read out)
+    if residual is not out and aligned(x, taps, residual, out):
 
         split = not ALLOW_TF32
 
