@@ -329,3 +329,18 @@ def test_cupy_vector_pass_on_a_misaligned_view(monkeypatch):
     ref = tv_prox(v, 0.1, max_iter=30, tol=0.0)
     got = tv_prox(view, 0.1, max_iter=30, tol=0.0, impl="cuda")
     np.testing.assert_allclose(to_numpy(got), ref, atol=2e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isotropic", [True, False])
+def test_host_vector_pass_is_the_strip_pass_to_the_bit(host_kernels, dtype, isotropic):
+    # same expressions in the same order: on the host build (no contraction) the passes agree
+    # exactly, so "auto" choosing either changes no result there
+    v = _planar(np.random.default_rng(8).random((21, 40)).astype(dtype))
+    outs = []
+    for variant in ("strip", "stripv"):
+        x3, p0, p1, _, _ = fgp_fused(v, None, 0.12, isotropic, 17, 0.0, 5,
+                                     _launcher(host_kernels, dtype, variant, rows=4), np)
+        outs.append((x3, p0, p1))
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
