@@ -7,6 +7,7 @@ for kernels without ``__syncthreads``; the tiled TV pass is driven phase by phas
 """
 
 import ctypes
+import os
 import shutil
 import subprocess
 
@@ -59,8 +60,12 @@ def compile_host(tmp_path_factory, name, code):
     d = tmp_path_factory.mktemp(name)
     (d / f"{name}.cpp").write_text(SHIM + code)
     lib = d / f"lib{name}.so"
-    out = subprocess.run([cxx, "-O1", "-std=c++14", "-shared", "-fPIC", str(d / f"{name}.cpp"),
-                          "-o", str(lib)], capture_output=True, text=True, check=False)
+    # CUDA_HOST_CXXFLAGS: extra flags, e.g. "-fsanitize=address" (then run Python with the
+    # sanitizer's runtime in LD_PRELOAD) to catch a kernel's out-of-bounds accesses
+    extra = os.environ.get("CUDA_HOST_CXXFLAGS", "").split()
+    out = subprocess.run([cxx, "-O1", "-std=c++14", "-shared", "-fPIC", *extra,
+                          str(d / f"{name}.cpp"), "-o", str(lib)], capture_output=True,
+                         text=True, check=False)
     assert out.returncode == 0, out.stderr[-4000:]
     return ctypes.CDLL(str(lib))
 

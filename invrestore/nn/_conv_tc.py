@@ -97,11 +97,11 @@ def conv_tc(geo, x, taps, kh, kw, b, relu, residual, out, split=False):
     q0, q1 = geo.q_start, geo.q_end
     grid = ((q1 - q0 + BM - 1) // BM, co // BN)
     res = residual if residual is not None else out  # never read when has_res is 0
-    _kernel(dev, bool(split))(grid, (THREADS,), (x, taps, b, res, out, np.int64(q0), np.int64(q1),
-                                    np.int64(x.shape[0]), np.int32(ci), np.int32(co),
-                                    np.int32(kh), np.int32(kw), np.int32(geo.wp),
-                                    np.int64(geo.slack), np.int32(geo.pad), np.int32(bool(relu)),
-                                    np.int32(residual is not None)))
+    args = (x, taps, b, res, out, np.int64(q0), np.int64(q1), np.int64(x.shape[0]),
+            np.int32(ci), np.int32(co), np.int32(kh), np.int32(kw), np.int32(geo.wp),
+            np.int64(geo.slack), np.int32(geo.pad), np.int32(bool(relu)),
+            np.int32(residual is not None))
+    _kernel(dev, bool(split))(grid, (THREADS,), args)
     return out
 
 
