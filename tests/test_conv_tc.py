@@ -385,3 +385,42 @@ def test_misaligned_buffers_fall_back_to_cublas(monkeypatch):
     want = reference(geo, x, taps, 3, 3, b, True, None, rounded=False)
     np.testing.assert_allclose(cp.asnumpy(out)[geo.q_start:geo.q_end], want, rtol=0,
                                atol=1e-4 * np.abs(want).max())
+
+
+class _Buf:
+    """Stands in for a CuPy buffer in the dispatch of conv_flat_cupy (no GPU needed)."""
+
+    def __init__(self, shape, ptr=256):
+        self.shape = shape
+        self.flags = type("F", (), {"c_contiguous": True})()
+        self.data = type("D", (), {"ptr": ptr})()
+
+
+@pytest.mark.parametrize("allow_tf32", [False, True])
+def test_conv_flat_cupy_dispatch(monkeypatch, allow_tf32):
+    from invrestore.nn import _flat_cuda, tf32
+
+    calls = []
+    monkeypatch.setattr(_conv_tc, "conv_tc", lambda *a, split: calls.append(("tc", split)))
+    monkeypatch.setattr(_flat_cuda, "_conv_cublas",
+                        lambda *a: calls.append(("cublas", a[-1])))
+
+    def fake_choose(geo, ci, co, kh, kw, residual, split, run_tc, run_cublas, cublas_fp32):
+        calls.append(("choose", split))
+        return choose_answer
+
+    monkeypatch.setattr(_conv_tc, "choose", fake_choose)
+    geo = FlatGeometry(4, 5, 1)
+    x, taps, out = _Buf((geo.length, 64)), _Buf((9, 64, 64)), _Buf((geo.length, 64))
+    with tf32(allow_tf32):
+        for choose_answer, want in ((True, "tc"), (False, "cublas")):
+            calls.clear()
+            _flat_cuda.conv_flat_cupy(geo, x, taps, 3, 3, None, True, None, out)
+            assert calls == [("choose", not allow_tf32),
+                             (want, not allow_tf32 if want == "tc" else allow_tf32)]
+        choose_answer = True
+        for residual, xx in ((out, x), (None, _Buf((geo.length, 64), ptr=260))):
+            # out read as the residual, or a misaligned input: cuBLAS, nothing timed
+            calls.clear()
+            _flat_cuda.conv_flat_cupy(geo, xx, taps, 3, 3, None, True, residual, out)
+            assert calls == [("cublas", allow_tf32)]
