@@ -105,7 +105,7 @@ extern "C" void conv_tc_host(const float* x, const float* taps, const float* bia
     static float smem[CONV_SMEM];
     ConvHostExec* ex = new ConvHostExec;
     const long nbx = (q1 - q0 + CONV_BM - 1) / CONV_BM;
-    for (int by = 0; by < co / CONV_BN; ++by)
+    for (int by = 0; by < (co + CONV_BN - 1) / CONV_BN; ++by)
         for (long bx = 0; bx < nbx; ++bx) {
             // NaN in shared memory: a fragment read of anything not staged poisons the output
             for (int e = 0; e < CONV_SMEM; ++e) smem[e] = std::numeric_limits<float>::quiet_NaN();
@@ -172,6 +172,9 @@ CASES = [  # h, w, pad, ci, co, kh, kw, relu, residual
     (6, 6, 1, 24, 64, 1, 1, True, False),  # 1x1
     (8, 10, 1, 32, 64, 3, 1, False, False),  # 3x1
     (30, 41, 1, 64, 64, 3, 3, True, False),  # many blocks, the last one partial
+    (8, 11, 1, 64, 96, 3, 3, True, True),  # Cout of one and a half channel blocks
+    (6, 9, 1, 64, 4, 3, 3, False, False),  # FFDNet's last layer
+    (5, 6, 1, 16, 12, 3, 3, True, False),
 ]
 
 
@@ -233,9 +236,10 @@ def test_source_compiles_for_a_gpu(tmp_path):
 def test_supported_layers():
     assert _conv_tc.supported(64, 64, 3, 3)
     assert _conv_tc.supported(8, 128, 5, 3)
+    assert _conv_tc.supported(96, 96, 3, 3) and _conv_tc.supported(64, 4, 3, 3)
     assert not _conv_tc.supported(1, 64, 3, 3)  # DnCNN's first layer
     assert not _conv_tc.supported(64, 1, 3, 3)  # and its last
-    assert not _conv_tc.supported(64, 96, 3, 3)
+    assert not _conv_tc.supported(64, 6, 3, 3)
     assert not _conv_tc.supported(64, 64, 5, 5)
     assert BM % 32 == 0
 
@@ -244,9 +248,9 @@ def test_conv_tc_rejects_unsupported_layers_and_bad_buffers():
     geo = FlatGeometry(4, 5, 1)
     x, out = geo.empty(np, 8), geo.empty(np, 64)
     b = np.zeros(64, np.float32)
-    with pytest.raises(ValueError, match="unsupported layer 3x3, 8 -> 96"):
-        _conv_tc.conv_tc(geo, x, np.zeros((9, 8, 96), np.float32), 3, 3, b, False, None,
-                         geo.empty(np, 96))
+    with pytest.raises(ValueError, match="unsupported layer 3x3, 8 -> 6"):
+        _conv_tc.conv_tc(geo, x, np.zeros((9, 8, 6), np.float32), 3, 3, b, False, None,
+                         geo.empty(np, 6))
     taps = np.zeros((9, 8, 64), np.float32)
     with pytest.raises(ValueError, match="out must be a C-contiguous float32"):
         _conv_tc.conv_tc(geo, x, taps, 3, 3, b, False, None, out[:-1])

@@ -27,7 +27,9 @@ each thread runs its own part and ``sync`` is ``__syncthreads``; the host build
 block in turn and emulates the warp's ``mma`` from the same fragments, so the tiling, the
 indexing and the epilogue are tested on machines without a GPU.
 
-Requirements (checked by the launcher): ``Cin % 8 == 0``, ``Cout % 64 == 0``, ``kw <= 3``.
+Requirements (checked by the launcher): ``Cin % 8 == 0``, ``Cout % 4 == 0``, ``kw <= 3``. A
+``Cout`` that is not a multiple of 64 leaves part of the last channel block idle (computed on
+zero weights, not stored).
 """
 
 __all__ = ["BM", "BN", "KC", "SOURCE", "THREADS"]
@@ -73,7 +75,7 @@ struct ConvAcc {
 
 // Stage tap row i, channels [c0, c0 + KC) of the block into shared memory (thread tid's part):
 // As[r][c] = x[p0 + r, c0 + c] for r < BM + kw - 1, Bs[j][c][n] = taps[i kw + j, c0 + c, n0 + n],
-// zero outside the buffer / beyond Cin; rounded to TF32 unless split (the fragment loads split
+// zero outside the buffer / beyond Cin / beyond Cout; rounded to TF32 unless split (the fragment loads split
 // the float32 values then).
 __device__ __forceinline__ float conv_stage_value(float v, int split)
 {
@@ -108,7 +110,7 @@ __device__ __forceinline__ void conv_stage(const float* __restrict__ x,
         const int row = e / (CONV_BN / 4), n = 4 * (e - row * (CONV_BN / 4));
         const int j = row / CONV_KC, c = row - j * CONV_KC;
         float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-        if (c0 + c < ci)
+        if (c0 + c < ci && n0 + n < co)
             v = *reinterpret_cast<const float4*>(
                 taps + ((long)(i * kw + j) * ci + c0 + c) * co + n0 + n);
         conv_store4(Bs + row * CONV_LDB + n, v, split);
@@ -179,6 +181,7 @@ __device__ __forceinline__ void conv_epilogue(const float* __restrict__ bias,
 #pragma unroll
             for (int ni = 0; ni < 4; ++ni) {
                 const int n = n0 + 32 * wn + 8 * ni + 2 * t;
+                if (n >= co) continue;  // the last channel block of a Cout not a multiple of 64
                 float v0 = acc.c[mi][ni][2 * h] + bias[n];
                 float v1 = acc.c[mi][ni][2 * h + 1] + bias[n + 1];
                 if (has_res) {
