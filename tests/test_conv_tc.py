@@ -175,6 +175,11 @@ CASES = [  # h, w, pad, ci, co, kh, kw, relu, residual
     (8, 11, 1, 64, 96, 3, 3, True, True),  # Cout of one and a half channel blocks
     (6, 9, 1, 64, 4, 3, 3, False, False),  # FFDNet's last layer
     (5, 6, 1, 16, 12, 3, 3, True, False),
+    (9, 10, 1, 1, 64, 3, 3, True, False),  # DnCNN's first layer
+    (7, 12, 1, 64, 1, 3, 3, False, True),  # and its last
+    (6, 7, 1, 5, 64, 3, 3, True, False),  # FFDNet gray's first (4 + the noise map)
+    (5, 9, 1, 15, 3, 3, 3, False, True),  # odd both ways
+    (4, 5, 1, 40, 6, 3, 3, True, True),
 ]
 
 
@@ -237,10 +242,9 @@ def test_supported_layers():
     assert _conv_tc.supported(64, 64, 3, 3)
     assert _conv_tc.supported(8, 128, 5, 3)
     assert _conv_tc.supported(96, 96, 3, 3) and _conv_tc.supported(64, 4, 3, 3)
-    assert not _conv_tc.supported(1, 64, 3, 3)  # DnCNN's first layer
-    assert not _conv_tc.supported(64, 1, 3, 3)  # and its last
-    assert not _conv_tc.supported(64, 6, 3, 3)
+    assert _conv_tc.supported(1, 64, 3, 3) and _conv_tc.supported(64, 1, 3, 3)
     assert not _conv_tc.supported(64, 64, 5, 5)
+    assert not _conv_tc.supported(0, 64, 3, 3)
     assert BM % 32 == 0
 
 
@@ -248,9 +252,9 @@ def test_conv_tc_rejects_unsupported_layers_and_bad_buffers():
     geo = FlatGeometry(4, 5, 1)
     x, out = geo.empty(np, 8), geo.empty(np, 64)
     b = np.zeros(64, np.float32)
-    with pytest.raises(ValueError, match="unsupported layer 3x3, 8 -> 6"):
-        _conv_tc.conv_tc(geo, x, np.zeros((9, 8, 6), np.float32), 3, 3, b, False, None,
-                         geo.empty(np, 6))
+    with pytest.raises(ValueError, match="unsupported layer 5x5, 8 -> 64"):
+        _conv_tc.conv_tc(geo, x, np.zeros((25, 8, 64), np.float32), 5, 5, b, False, None,
+                         out)
     taps = np.zeros((9, 8, 64), np.float32)
     with pytest.raises(ValueError, match="out must be a C-contiguous float32"):
         _conv_tc.conv_tc(geo, x, taps, 3, 3, b, False, None, out[:-1])
@@ -316,7 +320,7 @@ def test_choice_respects_mode_capability_and_support(monkeypatch):
     dev = _FakeDevice(monkeypatch, cc=75)
     assert not dev.choose() and dev.calls == []
     dev = _FakeDevice(monkeypatch)
-    assert not dev.choose(ci=1) and not dev.choose(co=1) and dev.calls == []
+    assert not dev.choose(kh=5, kw=5) and dev.calls == []
     monkeypatch.setattr(_conv_tc, "MODE", "cublas")
     assert not dev.choose()
     monkeypatch.setattr(_conv_tc, "MODE", "tensor_core")

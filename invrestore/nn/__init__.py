@@ -24,8 +24,7 @@ Speed (CPU): the convolutions of a band of rows are BLAS ``sgemm`` calls on a pa
 layout (:mod:`invrestore.nn._flat`), bands in parallel on Numba's threads
 (``numba.set_num_threads``); see ``benchmarks/nn_vs_torch.py`` for the comparison with PyTorch.
 Speed (GPU): cuBLAS ``sgemm`` calls on the same layout (:mod:`invrestore.nn._flat_cuda`), or,
-for layers whose input channels are a multiple of 8 and output channels a multiple of 4, an
-implicit-GEMM tensor-core kernel (:mod:`invrestore.nn._conv_tc`: 3xTF32 in float32, TF32 where
+for kernels up to 3 columns wide, an implicit-GEMM tensor-core kernel (:mod:`invrestore.nn._conv_tc`: 3xTF32 in float32, TF32 where
 :func:`tf32` allows it), whichever is faster on the device (timed once per layer shape);
 ``benchmarks/gpu_check.py`` compares with PyTorch CUDA.
 

@@ -21,10 +21,10 @@ Choice (:data:`MODE`):
 * ``"cublas"``: the per-tap cuBLAS products always.
 * ``"tensor_core"``: the kernel wherever the layer is supported, with no check or timing.
 
-Supported layers: ``Cin`` a multiple of 8, ``Cout`` a multiple of 4, ``kw <= 3`` (the middle
-layers of DnCNN, FFDNet and DRUNet, and FFDNet's last); the others always use cuBLAS. Blocks
-cover 64 output channels: a ``Cout`` of 4 computes 16 times what it keeps, and the timing
-decides whether that still beats cuBLAS.
+Supported layers: any channel counts, ``kw <= 3`` (every layer of DnCNN, FFDNet and DRUNet's
+3x3 convolutions). Blocks cover 64 output channels and chunks of 32 input channels: a last
+layer with ``Cout = 1`` computes 64 times what it keeps, and the timing decides whether that
+still beats cuBLAS.
 """
 
 from __future__ import annotations
@@ -66,15 +66,17 @@ def _device():
 
 def supported(ci, co, kh, kw):
     """Whether the kernel handles a ``kh x kw`` layer from ``ci`` to ``co`` channels."""
-    return ci % 8 == 0 and co % 4 == 0 and co > 0 and 1 <= kw <= 3 and kh >= 1
+    return ci >= 1 and co >= 1 and 1 <= kw <= 3 and kh >= 1
 
 
 def aligned(x, taps, residual, out):
     """Whether the buffers allow the kernel's vector accesses: 16-byte loads of ``x`` and
-    ``taps``, 8-byte loads of ``residual`` and stores to ``out`` (fresh CuPy allocations are
-    256-byte aligned; a view may not be)."""
-    return (x.data.ptr % 16 == 0 and taps.data.ptr % 16 == 0 and out.data.ptr % 8 == 0
-            and (residual is None or residual.data.ptr % 8 == 0))
+    ``taps``, 8-byte loads of ``residual`` and stores to ``out``, where their rows allow them
+    (fresh CuPy allocations are 256-byte aligned; a view may not be)."""
+    ci, co = int(taps.shape[1]), int(taps.shape[2])
+    return ((ci % 4 or x.data.ptr % 16 == 0) and (co % 4 or taps.data.ptr % 16 == 0)
+            and (co % 2 or (out.data.ptr % 8 == 0
+                            and (residual is None or residual.data.ptr % 8 == 0))))
 
 
 def conv_tc(geo, x, taps, kh, kw, b, relu, residual, out, split=False):

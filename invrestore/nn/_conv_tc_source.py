@@ -27,9 +27,9 @@ each thread runs its own part and ``sync`` is ``__syncthreads``; the host build
 block in turn and emulates the warp's ``mma`` from the same fragments, so the tiling, the
 indexing and the epilogue are tested on machines without a GPU.
 
-Requirements (checked by the launcher): ``Cin % 8 == 0``, ``Cout % 4 == 0``, ``kw <= 3``. A
-``Cout`` that is not a multiple of 64 leaves part of the last channel block idle (computed on
-zero weights, not stored).
+Any ``Cin`` and ``Cout``, ``kw <= 3`` (checked by the launcher). A ``Cout`` that is not a
+multiple of 64 leaves part of the last channel block idle (computed on zero weights, not
+stored); a ``Cin`` that is not a multiple of 8 is padded with zeros to one.
 """
 
 __all__ = ["BM", "BN", "KC", "SOURCE", "THREADS"]
@@ -75,8 +75,10 @@ struct ConvAcc {
 
 // Stage tap row i, channels [c0, c0 + KC) of the block into shared memory (thread tid's part):
 // As[r][c] = x[p0 + r, c0 + c] for r < BM + kw - 1, Bs[j][c][n] = taps[i kw + j, c0 + c, n0 + n],
-// zero outside the buffer / beyond Cin / beyond Cout; rounded to TF32 unless split (the fragment loads split
-// the float32 values then).
+// zero outside the buffer / beyond Cin / beyond Cout; rounded to TF32 unless split (the fragment
+// loads split the float32 values then). Rows of x (taps) are read 16 bytes at a time when Cin
+// (Cout) is a multiple of 4, value by value otherwise (a first layer's 1 to 15 channels, a
+// last layer's 1 to 3).
 __device__ __forceinline__ float conv_stage_value(float v, int split)
 {
     return split ? v : conv_tf32(v);
@@ -92,6 +94,18 @@ __device__ __forceinline__ void conv_store4(float* d, float4 v, int split)
                                                 conv_stage_value(v.w, split));
 }
 
+// 4 values from a[0 .. avail) (zero beyond), 16-byte aligned when vec
+__device__ __forceinline__ float4 conv_load4(const float* __restrict__ a, int avail, bool vec)
+{
+    if (vec && avail >= 4) return *reinterpret_cast<const float4*>(a);
+    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (avail > 0) v.x = a[0];
+    if (avail > 1) v.y = a[1];
+    if (avail > 2) v.z = a[2];
+    if (avail > 3) v.w = a[3];
+    return v;
+}
+
 __device__ __forceinline__ void conv_stage(const float* __restrict__ x,
                                            const float* __restrict__ taps, float* As, float* Bs,
                                            long p0, long L, int ci, int co, int kw, int i,
@@ -103,7 +117,7 @@ __device__ __forceinline__ void conv_stage(const float* __restrict__ x,
         const long p = p0 + r;
         float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
         if (p >= 0 && p < L && c0 + c < ci)
-            v = *reinterpret_cast<const float4*>(x + p * ci + c0 + c);
+            v = conv_load4(x + p * ci + c0 + c, ci - c0 - c, (ci & 3) == 0);
         conv_store4(As + r * CONV_LDA + c, v, split);
     }
     for (int e = tid; e < kw * CONV_KC * (CONV_BN / 4); e += CONV_THREADS) {
@@ -111,8 +125,8 @@ __device__ __forceinline__ void conv_stage(const float* __restrict__ x,
         const int j = row / CONV_KC, c = row - j * CONV_KC;
         float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
         if (c0 + c < ci && n0 + n < co)
-            v = *reinterpret_cast<const float4*>(
-                taps + ((long)(i * kw + j) * ci + c0 + c) * co + n0 + n);
+            v = conv_load4(taps + ((long)(i * kw + j) * ci + c0 + c) * co + n0 + n,
+                           co - n0 - n, (co & 3) == 0);
         conv_store4(Bs + row * CONV_LDB + n, v, split);
     }
 }
@@ -182,19 +196,33 @@ __device__ __forceinline__ void conv_epilogue(const float* __restrict__ bias,
             for (int ni = 0; ni < 4; ++ni) {
                 const int n = n0 + 32 * wn + 8 * ni + 2 * t;
                 if (n >= co) continue;  // the last channel block of a Cout not a multiple of 64
+                const bool pair = n + 1 < co;
+                const bool vec = (co & 1) == 0;  // 8-byte aligned pairs
                 float v0 = acc.c[mi][ni][2 * h] + bias[n];
-                float v1 = acc.c[mi][ni][2 * h + 1] + bias[n + 1];
+                float v1 = pair ? acc.c[mi][ni][2 * h + 1] + bias[n + 1] : 0.f;
                 if (has_res) {
-                    const float2 r = *reinterpret_cast<const float2*>(res + q * co + n);
-                    v0 += r.x;
-                    v1 += r.y;
+                    const float* r = res + q * co + n;
+                    if (vec) {
+                        const float2 rr = *reinterpret_cast<const float2*>(r);
+                        v0 += rr.x;
+                        v1 += rr.y;
+                    } else {
+                        v0 += r[0];
+                        if (pair) v1 += r[1];
+                    }
                 }
                 if (relu) {
                     v0 = v0 > 0.f ? v0 : 0.f;
                     v1 = v1 > 0.f ? v1 : 0.f;
                 }
                 if (zero) { v0 = 0.f; v1 = 0.f; }
-                *reinterpret_cast<float2*>(out + q * co + n) = make_float2(v0, v1);
+                float* o = out + q * co + n;
+                if (vec) {
+                    *reinterpret_cast<float2*>(o) = make_float2(v0, v1);
+                } else {
+                    o[0] = v0;
+                    if (pair) o[1] = v1;
+                }
             }
         }
     }
@@ -228,7 +256,8 @@ __device__ __forceinline__ void conv_tc_block(Exec& ex, float* smem,
             });
             ex.sync();
             for (int j = 0; j < kw; ++j) {
-                const int kend = ci - c0 < CONV_KC ? ci - c0 : CONV_KC;  // a multiple of 8
+                // the chunk's channels (a partial last k-step reads the zeros staged beyond Cin)
+                const int kend = ci - c0 < CONV_KC ? ci - c0 : CONV_KC;
                 for (int kk = 0; kk < kend; kk += 8) {
                     ex.each_lane([&](int warp, int lane, ConvFrags& f, ConvAcc&) {
                         conv_load_frags(As, Bs, warp, lane, j, kk, split, f);
