@@ -297,9 +297,14 @@ def tv_row(n, gpu, iters=100):
         row["variant_s"] = sweep
         row["gpu_s"] = _best(lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="cuda"),
                              lambda: synchronize(yg), repeat=5)
-        # the pass the default ran ("auto": the one it chose for this shape)
+        # the pass the default ran ("auto": the one it chose for this shape, and its rows)
         chosen = [v for k, v in _tv_cuda._auto_chosen.items() if k[2:5] == (1, n, n)]
-        row["variant"] = (chosen[0] if default == "auto" and chosen else default)
+        row["variant"] = default
+        if default == "auto" and chosen:
+            name, target = chosen[0]
+            rows = (_tv_cuda.stripv_rows(n, n, 4, target) if name == "stripv"
+                    else _tv_cuda.strip_rows(n, n, target))
+            row["variant"] = f"{name}, {rows} rows"
         row["variant_default"] = default
         row["gpu_xp_s"] = _best(lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="xp"),
                                 lambda: synchronize(yg), repeat=2)

@@ -194,7 +194,9 @@ def render_gpu(doc, path, priors=True) -> list:
         notes.append("TV passes (ms, 100 iterations): " + ", ".join(
             f"{k}{' (used)' if k == tv.get('variant') else ''} {ms(v)}"
             for k, v in tv["variant_s"].items())
-            + (f"; the array code: {ms(tv['gpu_xp_s'])}" if tv.get("gpu_xp_s") else "") + ".")
+            + (f"; the array code: {ms(tv['gpu_xp_s'])}" if tv.get("gpu_xp_s") else "")
+            + (f"; the default (\"auto\", timed on the first call) ran {tv['variant']}"
+               if tv.get("variant_default") == "auto" else "") + ".")
     if cnn.get("torch_cuda_s"):
         notes.append(
             f"CNN: PyTorch's defaults let cuDNN use TF32 tensor cores for float32 convolutions "

@@ -272,7 +272,8 @@ def test_auto_times_the_candidates_once_per_key(monkeypatch):
     from invrestore.kernels import _tv_cuda
 
     monkeypatch.setattr(_tv_cuda, "_auto_chosen", {})
-    times = {"strip": 2.0, "stripv": 1.0}
+    monkeypatch.setattr(_tv_cuda, "AUTO_CANDIDATES", (("strip", 8), ("stripv", 8), ("stripv", 4)))
+    times = {("strip", 8): 2.0, ("stripv", 8): 1.0, ("stripv", 4): 1.5}
     ran = []
 
     def fake_time(run, repeat=3):
@@ -280,11 +281,15 @@ def test_auto_times_the_candidates_once_per_key(monkeypatch):
         return times[ran[-1]]
 
     monkeypatch.setattr(_tv_cuda, "device_time_ms", fake_time)
-    assert _tv_cuda._auto_pass("a", ran.append) == "stripv"
-    assert _tv_cuda._auto_pass("a", ran.append) == "stripv"
-    assert ran == ["strip", "stripv"]
-    times["strip"] = 0.5
-    assert _tv_cuda._auto_pass("b", ran.append) == "strip"
+
+    def run(name, target):
+        ran.append((name, target))
+
+    assert _tv_cuda._auto_pass("a", run) == ("stripv", 8)
+    assert _tv_cuda._auto_pass("a", run) == ("stripv", 8)
+    assert ran == [("strip", 8), ("stripv", 8), ("stripv", 4)]
+    times[("strip", 8)] = 0.5
+    assert _tv_cuda._auto_pass("b", run) == ("strip", 8)
     with pytest.raises(ValueError, match="auto"):
         _tv_cuda.cupy_launcher(np.float32, "fastest")
 

@@ -29,9 +29,9 @@ The kernels are in :mod:`invrestore.kernels._tv_cuda_source`; the versions of th
 21.7 ms on an H100, tile 31.5 / 32.3 ms, pixel 45.5 / 53.0 ms; the array code 255 ms.
 
 :data:`DEFAULT_VARIANT` is ``"auto"``: for images of :data:`AUTO_FROM` values or more, the first
-pass of each image shape on each device times the :data:`AUTO_CANDIDATES` passes (a full pass
-each, a warm-up and three timed runs, on the call's own buffers) and keeps the faster; smaller
-images run ``"strip"``.
+pass of each image shape on each device times the :data:`AUTO_CANDIDATES` (the strip and vector
+strip passes at two strip heights each; a full pass each, a warm-up and three timed runs, on
+the call's own buffers) and keeps the fastest; smaller images run ``"strip"``.
 
 Vectorial isotropic TV of several channels (the channels of a pixel coupled in one thread)
 runs the per-pixel pass.
@@ -79,11 +79,14 @@ VARIANTS = ("strip", "stripv", "strip2", "tile", "pixel")
 #: (``benchmarks/gpu_check.py`` times all of them).
 DEFAULT_VARIANT = "auto"
 
-#: The passes "auto" times, and the image size (values) from which it does.
-AUTO_CANDIDATES = ("strip", "stripv")
+#: What "auto" times: (pass, thread target of its strips) pairs, the strip pass's and the vector
+#: pass's default strip heights and twice those (32 / 64 and 16 / 32 rows at 4096x4096 float32);
+#: and the image size (values) from which it does.
+AUTO_CANDIDATES = (("strip", 1 << 19), ("strip", 1 << 18), ("stripv", 1 << 18),
+                   ("stripv", 1 << 17))
 AUTO_FROM = 1 << 20
 
-_auto_chosen = {}  # (device id, dtype, C, H, W, iso) -> pass
+_auto_chosen = {}  # (device id, dtype, C, H, W, iso) -> (pass, thread target)
 
 #: Threads per block of the strip pass (consecutive columns).
 STRIP_THREADS = 128
@@ -99,10 +102,11 @@ def strip_rows(H, W, target_threads=None):
     return int(min(64, max(4, (H * W) // target)))
 
 
-def stripv_rows(H, W, width):
-    """Rows per strip of the vector strip pass (``width`` columns per thread): half the strip
-    pass's thread target (each thread moves ``width`` times the bytes per row)."""
-    return strip_rows(H, max(1, W // width), STRIP_TARGET_THREADS // 2)
+def stripv_rows(H, W, width, target_threads=None):
+    """Rows per strip of the vector strip pass (``width`` columns per thread); by default for
+    half the strip pass's thread target (each thread moves ``width`` times the bytes per row)."""
+    target = STRIP_TARGET_THREADS // 2 if target_threads is None else target_threads
+    return strip_rows(H, max(1, W // width), target)
 
 
 def _vector_width(dtype):
@@ -125,9 +129,10 @@ def cupy_launcher(dtype, variant=None):
 
 
 def _auto_pass(key, run):
-    """The faster of :data:`AUTO_CANDIDATES` for ``key``, timed once with ``run(name)``."""
+    """The fastest of :data:`AUTO_CANDIDATES` for ``key``, timed once with
+    ``run(name, target)``; returns ``(name, target)``."""
     if key not in _auto_chosen:
-        times = {name: device_time_ms(functools.partial(run, name)) for name in AUTO_CANDIDATES}
+        times = {c: device_time_ms(functools.partial(run, *c)) for c in AUTO_CANDIDATES}
         _auto_chosen[key] = min(times, key=times.get)
     return _auto_chosen[key]
 
@@ -143,8 +148,9 @@ def _launcher(dtype, variant):
     ty = dtype.type
     width = _vector_width(dtype)
 
-    def run(name, args):
-        # one pass of variant `name` ("strip2" runs lone passes as "strip")
+    def run(name, args, target=None):
+        # one pass of variant `name` ("strip2" runs lone passes as "strip"); `target`: the
+        # strip passes' thread target (None: their default)
         C, H, W = (int(a) for a in args[7:10])
         iso = bool(args[14])
         if name == "pixel" or (C > 1 and iso):
@@ -155,12 +161,12 @@ def _launcher(dtype, variant):
         elif name == "stripv" and W % width == 0 and args[0].data.ptr % 16 == 0:
             # (16-byte accesses: rows of a multiple of 16 bytes, v aligned; the duals are
             # fresh allocations)
-            rows = stripv_rows(H, W, width)
+            rows = stripv_rows(H, W, width, target)
             groups = W // width
             grid = ((groups + STRIP_THREADS - 1) // STRIP_THREADS, (H + rows - 1) // rows)
             kernels["stripv"](grid, (STRIP_THREADS,), args + (np.int32(rows),))
         else:
-            rows = strip_rows(H, W)
+            rows = strip_rows(H, W, target)
             grid = ((W + STRIP_THREADS - 1) // STRIP_THREADS, (H + rows - 1) // rows)
             kernels["strip"](grid, (STRIP_THREADS,), args + (np.int32(rows),))
 
@@ -168,7 +174,7 @@ def _launcher(dtype, variant):
         C, H, W = v.shape
         args = (v, P0, P1, Q0, Q1, R0, R1, np.int32(C), np.int32(H), np.int32(W), ty(w),
                 ty(s), ty(beta), np.int32(cold), np.int32(iso))
-        name = variant
+        name, target = variant, None
         if name == "auto":
             name = "strip"
             if C * H * W >= AUTO_FROM and not (C > 1 and iso):
@@ -176,8 +182,8 @@ def _launcher(dtype, variant):
                 # pass is then run with them, overwriting R
                 full = args[:12] + (ty(0.5), np.int32(0), args[14])
                 key = (cupy_module().cuda.Device().id, dtype, C, H, W, bool(iso))
-                name = _auto_pass(key, lambda nm: run(nm, full))
-        run(name, args)
+                name, target = _auto_pass(key, lambda nm, tg: run(nm, full, tg))
+        run(name, args, target)
 
     def pair(v, P0, P1, Q0, Q1, R0, R1, S0, S1, w, s, beta1, beta2, cold, iso):
         C, H, W = v.shape
