@@ -12,9 +12,10 @@ once. Each of the 8 warps then owns 32 pixels x 32 channels: 2 x 4 tiles of the
 ``mma.sync.m16n8k8`` TF32 instruction (inline PTX: no header is needed, so NVRTC compiles it
 from CuPy alone), accumulated in float32 registers over all taps and channels. The epilogue
 (bias, optional residual, ReLU, zeroed pad columns; that of :mod:`invrestore.nn._flat_cuda`)
-is applied in registers and stored once: each activation is read about once from memory and
-the output written once, where the cuBLAS path reads the input ``kh kw / ...`` nine times and
-rewrites the output three times.
+is applied in registers and stored once. The input is staged once per tap row (three times for a
+3x3 kernel, the rows above and below mostly from the L2 cache, where neighbouring blocks have
+just read them) and the output written once, where the cuBLAS path reads the whole input nine
+times and rewrites the output three times.
 
 Fragment layouts (PTX ISA, ``mma.m16n8k8`` with ``.tf32``; ``g = lane / 4``,
 ``t = lane % 4``): A (16 x 8, row) ``a0 = (g, t)``, ``a1 = (g + 8, t)``, ``a2 = (g, t + 4)``,

@@ -17,9 +17,9 @@ ReLU, zeroed pad columns) is one fused elementwise kernel. The pixels can be tak
 (``benchmarks/gpu_check.py`` sweeps it).
 
 Layers whose channels suit it may run instead on the implicit-GEMM tensor-core kernel of
-:mod:`invrestore.nn._conv_tc` (3xTF32 in float32, TF32 under :func:`tf32`), which reads each
-activation about once; it is checked against these products and timed against them on the
-device first, and used only where faster.
+:mod:`invrestore.nn._conv_tc` (3xTF32 in float32, TF32 under :func:`tf32`), which stages the
+input once per tap row and writes the output once; it is checked against these products and
+timed against them on the device first, and used only where faster.
 
 Row-major ``C (n x co) = A (n x k) @ B (k x co)`` is, read column-major, ``C^T = B^T A^T``:
 ``sgemm(N, N, m=co, n=n, k=k, B, ld=co, A, ld=lda, C, ld=ldc)`` on the same pointers.
