@@ -15,17 +15,13 @@ from invrestore.nn._flat import FlatGeometry
 
 from .cuda_host import compile_host, compiles_for_a_gpu
 
+# what the convolution needs beyond the CUDA qualifiers and indices of cuda_host.SHIM (which
+# compile_host puts first): vector types, TF32 rounding and the host build's switch
 SHIM = r"""
-#include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <utility>
 #define CONV_HOST_EMULATION
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __launch_bounds__(n)
 struct float4 { float x, y, z, w; };
 struct float2 { float x, y; };
 static inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
