@@ -211,6 +211,12 @@ def test_gpu_gemm_plan_computes_the_convolution(chunk, ci, co, k, pad):
     assert not grid[:pad].any() and not grid[:, :pad].any() and not grid[:, w + pad:].any()
 
 
+def test_conv_flat_rejects_a_bias_of_the_wrong_length():
+    geo = FlatGeometry(5, 6, 1)
+    with pytest.raises(ValueError, match=r"bias must have shape \(3,\), got \(2,\)"):
+        conv_flat(geo, geo.to_flat(rand(5, 6, 2)), rand(3, 2, 3, 3), rand(2))
+
+
 def test_conv_flat_rejects_unknown_impl():
     geo = FlatGeometry(5, 6, 1)
     with pytest.raises(ValueError, match="impl"):

@@ -89,6 +89,9 @@ def conv_tc(geo, x, taps, kh, kw, b, relu, residual, out, split=False):
     nk, ci, co = (int(s) for s in taps.shape)
     if not supported(ci, co, kh, kw) or nk != kh * kw:
         raise ValueError(f"conv_tc: unsupported layer {kh}x{kw}, {ci} -> {co} channels")
+    if b.shape != (co,) or b.dtype != np.float32 or not b.flags.c_contiguous:
+        raise ValueError(f"conv_tc: b must be a C-contiguous float32 ({co},) array, got "
+                         f"{b.dtype} {tuple(b.shape)}")
     for name, a, width in (("x", x, ci), ("out", out, co), ("residual", residual, co)):
         if a is not None and (a.shape != (geo.length, width) or not a.flags.c_contiguous
                               or a.dtype != np.float32):

@@ -282,6 +282,8 @@ def conv_flat(geo, x, weight, bias=None, *, relu=False, residual=None, out=None,
     if out is x:
         raise ValueError("conv_flat cannot write into its input buffer")
     b = xp.zeros(co, np.float32) if bias is None else xp.asarray(bias, dtype=np.float32)
+    if b.shape != (co,):  # the kernels index it by output channel
+        raise ValueError(f"conv_flat: bias must have shape ({co},), got {tuple(b.shape)}")
     offs = geo.offsets(kh, kw)
     if impl is None:
         if xp is np:
