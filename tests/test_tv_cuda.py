@@ -294,6 +294,42 @@ def test_auto_times_the_candidates_once_per_key(monkeypatch):
         _tv_cuda.cupy_launcher(np.float32, "fastest")
 
 
+def test_auto_leaves_out_a_vector_pass_that_fails_its_check(monkeypatch):
+    from invrestore.kernels import _tv_cuda
+
+    monkeypatch.setattr(_tv_cuda, "_auto_chosen", {})
+    monkeypatch.setattr(_tv_cuda, "_vector_ok", {})
+    monkeypatch.setattr(_tv_cuda, "device_time_ms", lambda run, repeat=3: run())
+    times = {("strip", 1 << 19): 2.0, ("strip", 1 << 18): 3.0, ("stripv", 1 << 18): 1.0,
+             ("stripv", 1 << 17): 1.5}
+    ran = []
+
+    def run(name, target):
+        ran.append(name)
+        return times[name, target]
+
+    calls = []
+
+    def disagrees():
+        calls.append(1)
+        return False
+
+    with pytest.warns(RuntimeWarning, match="disagrees"):
+        ok = _tv_cuda._vector_agrees((0, np.dtype(np.float32)), disagrees)
+    assert not ok and not _tv_cuda._vector_agrees((0, np.dtype(np.float32)), disagrees)
+    assert calls == [1]  # checked once per device and dtype
+    assert _tv_cuda._auto_pass("a", run, vector_ok=ok) == ("strip", 1 << 19)
+    assert ran == ["strip", "strip"]
+
+    def fails():
+        raise RuntimeError("no kernel")
+
+    with pytest.warns(RuntimeWarning, match="failed on device 1 .no kernel."):
+        assert not _tv_cuda._vector_agrees((1, np.dtype(np.float64)), fails)
+    assert _tv_cuda._vector_agrees((2, np.dtype(np.float32)), lambda: True)
+    assert _tv_cuda._auto_pass("b", run, vector_ok=True) == ("stripv", 1 << 18)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA device")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -315,6 +351,15 @@ def test_cupy_fused_kernel_matches_numba(dtype, shape, isotropic, variant, monke
         np.testing.assert_allclose(to_numpy(got), ref, atol=atol)
         np.testing.assert_allclose(to_numpy(ginfo.dual), info.dual, atol=10 * atol)
         assert ginfo.n_iter == info.n_iter
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA device")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cupy_vector_pass_passes_its_check(dtype):
+    from invrestore.kernels import _tv_cuda
+
+    assert _tv_cuda.cupy_launcher(dtype, "auto").vector_check()
 
 
 @pytest.mark.gpu

@@ -31,7 +31,10 @@ The kernels are in :mod:`invrestore.kernels._tv_cuda_source`; the versions of th
 :data:`DEFAULT_VARIANT` is ``"auto"``: for images of :data:`AUTO_FROM` values or more, the first
 pass of each image shape on each device times the :data:`AUTO_CANDIDATES` (the strip and vector
 strip passes at two strip heights each; a full pass each, a warm-up and three timed runs, on
-the call's own buffers) and keeps the fastest; smaller images run ``"strip"``.
+the call's own buffers) and keeps the fastest; smaller images run ``"strip"``. Before the vector
+pass is first timed on a device, it is checked against the strip pass on a small random image
+(:data:`VECTOR_CHECK_TOL`, both dtypes' passes, both TV forms): a failure to compile, launch
+or agree warns once and leaves "auto" to the strip pass there.
 
 Vectorial isotropic TV of several channels (the channels of a pixel coupled in one thread)
 runs the per-pixel pass.
@@ -48,6 +51,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import numpy as np
 
@@ -87,6 +91,12 @@ AUTO_CANDIDATES = (("strip", 1 << 19), ("strip", 1 << 18), ("stripv", 1 << 18),
 AUTO_FROM = 1 << 20
 
 _auto_chosen = {}  # (device id, dtype, C, H, W, iso) -> (pass, thread target)
+_vector_ok = {}  # (device id, dtype) -> the vector pass agrees with the strip pass there
+
+#: Largest difference of the vector pass's duals to the strip pass's in its check, by dtype
+#: (the duals are at most 1 in magnitude; the passes differ at most by where the compiler
+#: fuses a multiply-add).
+VECTOR_CHECK_TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 
 #: Threads per block of the strip pass (consecutive columns).
 STRIP_THREADS = 128
@@ -128,11 +138,31 @@ def cupy_launcher(dtype, variant=None):
     return _launcher(np.dtype(dtype), variant)
 
 
-def _auto_pass(key, run):
-    """The fastest of :data:`AUTO_CANDIDATES` for ``key``, timed once with
-    ``run(name, target)``; returns ``(name, target)``."""
+def _vector_agrees(key, check):
+    """Whether the vector pass may run on ``key`` (device id, dtype): ``check()`` (True when it
+    agrees with the strip pass) run once; a failure or disagreement warns once."""
+    if key not in _vector_ok:
+        try:
+            ok = bool(check())
+        except Exception as exc:  # noqa: BLE001  (compilation or launch failure)
+            ok = False
+            warnings.warn(f"invrestore: the vector TV pass failed on device {key[0]} ({exc}); "
+                          "using the strip pass", RuntimeWarning, stacklevel=4)
+        else:
+            if not ok:
+                warnings.warn(f"invrestore: the vector TV pass disagrees with the strip pass on "
+                              f"device {key[0]} ({key[1]}); using the strip pass",
+                              RuntimeWarning, stacklevel=4)
+        _vector_ok[key] = ok
+    return _vector_ok[key]
+
+
+def _auto_pass(key, run, vector_ok=True):
+    """The fastest of :data:`AUTO_CANDIDATES` (without the vector pass unless ``vector_ok``)
+    for ``key``, timed once with ``run(name, target)``; returns ``(name, target)``."""
     if key not in _auto_chosen:
-        times = {c: device_time_ms(functools.partial(run, *c)) for c in AUTO_CANDIDATES}
+        candidates = [c for c in AUTO_CANDIDATES if vector_ok or c[0] != "stripv"]
+        times = {c: device_time_ms(functools.partial(run, *c)) for c in candidates}
         _auto_chosen[key] = min(times, key=times.get)
     return _auto_chosen[key]
 
@@ -181,9 +211,34 @@ def _launcher(dtype, variant):
                 # timed as a full pass (P and Q read), whatever this pass's own flags; the
                 # pass is then run with them, overwriting R
                 full = args[:12] + (ty(0.5), np.int32(0), args[14])
-                key = (cupy_module().cuda.Device().id, dtype, C, H, W, bool(iso))
-                name, target = _auto_pass(key, lambda nm, tg: run(nm, full, tg))
+                dev = cupy_module().cuda.Device().id
+                vector_ok = _vector_agrees((dev, dtype), vector_check)
+                name, target = _auto_pass((dev, dtype, C, H, W, bool(iso)),
+                                          lambda nm, tg: run(nm, full, tg), vector_ok)
         run(name, args, target)
+
+    def vector_check():
+        # one full pass of each on a random 37x72 image (partial strips and blocks, rows of
+        # whole vectors): anisotropic TV of two channels and isotropic TV of one (isotropic
+        # TV of several runs the per-pixel pass); the duals compared
+        cp = cupy_module()
+        rng = np.random.default_rng(0)
+        for C, iso in ((2, 0), (1, 1)):
+            shape = (C, 37, 72)
+            v = cp.asarray(rng.standard_normal(shape).astype(dtype))
+            P0, P1, Q0, Q1 = (cp.asarray(rng.uniform(-0.5, 0.5, shape).astype(dtype))
+                              for _ in range(4))
+            outs = []
+            for name in ("strip", "stripv"):
+                R0, R1 = cp.full(shape, np.nan, dtype), cp.full(shape, np.nan, dtype)
+                run(name, (v, P0, P1, Q0, Q1, R0, R1, np.int32(C), np.int32(37),
+                           np.int32(72), ty(0.3), ty(1 / 2.4), ty(0.4), np.int32(0),
+                           np.int32(iso)))
+                outs.append(cp.stack((R0, R1)))
+            err = float(cp.abs(outs[1] - outs[0]).max())  # NaN: an unwritten output fails
+            if not err <= VECTOR_CHECK_TOL[dtype]:
+                return False
+        return True
 
     def pair(v, P0, P1, Q0, Q1, R0, R1, S0, S1, w, s, beta1, beta2, cold, iso):
         C, H, W = v.shape
@@ -224,6 +279,8 @@ def _launcher(dtype, variant):
     # primal(v, P, w): x = v + w div P (a new array)
     launch.check = check
     launch.primal = primal
+    # vector_check(): whether the vector pass agrees with the strip pass on this device
+    launch.vector_check = vector_check
     return launch
 
 
