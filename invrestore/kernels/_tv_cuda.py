@@ -56,7 +56,7 @@ import warnings
 import numpy as np
 
 from ..backend import cupy_module, device_time_ms
-from ._tv_cuda_source import SOURCE
+from ._tv_cuda_source import BASE, SOURCE
 from .tv import fista_momentum
 
 __all__ = ["DEFAULT_VARIANT", "SOURCE", "TILE", "TILE_THREADS", "VARIANTS", "cupy_launcher",
@@ -72,7 +72,18 @@ THREADS = 256
 
 @functools.cache
 def _module():
-    return cupy_module().RawModule(code=SOURCE, options=("--std=c++14",))
+    """The compiled passes, and whether the alternative strip passes ("stripv", "strip2") are
+    among them: should they fail to compile with this CUDA's NVRTC, the base passes are
+    compiled alone (with a warning) and run in their place."""
+    cp = cupy_module()
+    full = cp.RawModule(code=SOURCE, options=("--std=c++14",))
+    try:
+        full.get_function("tv_fgp_stripv_f32")  # compiles the module
+    except Exception as exc:  # noqa: BLE001  (NVRTC's compile error, whatever its class)
+        warnings.warn(f"invrestore: the vector and two-pass TV strip passes did not compile "
+                      f"({exc}); using the strip pass", RuntimeWarning, stacklevel=2)
+        return cp.RawModule(code=BASE, options=("--std=c++14",)), False
+    return full, True
 
 
 #: Passes of :func:`cupy_launcher`: "strip", "stripv" (vector loads), "strip2" (two passes per
@@ -172,9 +183,12 @@ def _launcher(dtype, variant):
     # cached: a solver calls the prox every iteration, and looking the kernels up in the
     # module is a driver call each
     suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[dtype]
-    kernels = {name: _module().get_function(f"tv_fgp_{name}_{suffix}")
-               for name in ("pass", "tile", "strip", "stripv")}
-    two = _module().get_function(f"tv_fgp_strip2_{suffix}") if variant == "strip2" else None
+    module, alternatives = _module()
+    kernels = {name: module.get_function(f"tv_fgp_{name}_{suffix}")
+               for name in ("pass", "tile", "strip")}
+    kernels["stripv"] = module.get_function(f"tv_fgp_stripv_{suffix}") if alternatives else None
+    two = (module.get_function(f"tv_fgp_strip2_{suffix}")
+           if variant == "strip2" and alternatives else None)
     ty = dtype.type
     width = _vector_width(dtype)
 
@@ -188,7 +202,8 @@ def _launcher(dtype, variant):
         elif name == "tile":
             grid = ((W + TILE[1] - 1) // TILE[1], (H + TILE[0] - 1) // TILE[0])
             kernels["tile"](grid, (TILE_THREADS,), args)
-        elif name == "stripv" and W % width == 0 and args[0].data.ptr % 16 == 0:
+        elif (name == "stripv" and kernels["stripv"] is not None and W % width == 0
+              and args[0].data.ptr % 16 == 0):
             # (16-byte accesses: rows of a multiple of 16 bytes, v aligned; the duals are
             # fresh allocations)
             rows = stripv_rows(H, W, width, target)
@@ -221,6 +236,8 @@ def _launcher(dtype, variant):
         # one full pass of each on a random 37x72 image (partial strips and blocks, rows of
         # whole vectors): anisotropic TV of two channels and isotropic TV of one (isotropic
         # TV of several runs the per-pixel pass); the duals compared
+        if kernels["stripv"] is None:
+            raise RuntimeError("the vector pass did not compile")
         cp = cupy_module()
         rng = np.random.default_rng(0)
         for C, iso in ((2, 0), (1, 1)):
@@ -248,8 +265,8 @@ def _launcher(dtype, variant):
                                      np.int32(H), np.int32(W), ty(w), ty(s), ty(beta1),
                                      ty(beta2), np.int32(cold), np.int32(iso), np.int32(rows)))
 
-    checker = _module().get_function(f"tv_check_{suffix}")
-    primal_kernel = _module().get_function(f"tv_primal_{suffix}")
+    checker = module.get_function(f"tv_check_{suffix}")
+    primal_kernel = module.get_function(f"tv_primal_{suffix}")
     cp = cupy_module()
 
     def check(v, P0, P1, Q0, Q1, w):
