@@ -10,10 +10,11 @@ import pytest
 
 from invrestore.backend import cupy_available
 from invrestore.nn import _conv_tc
-from invrestore.nn._conv_tc_source import BM, BN, SOURCE
+from invrestore.nn._conv_tc_source import BM, BN, SOURCE, THREADS
 from invrestore.nn._flat import FlatGeometry
 
 from .cuda_host import compile_host, compiles_for_a_gpu
+from .fake_cupy import FakeCupy
 
 # what the convolution needs beyond the CUDA qualifiers and indices of cuda_host.SHIM (which
 # compile_host puts first): vector types, TF32 rounding and the host build's switch
@@ -93,22 +94,33 @@ struct ConvHostExec {
     }
 };
 
+// every block of a gx x gy launch (blockIdx.x: pixels, blockIdx.y: output channels)
+extern "C" void conv_tc_grid(unsigned gx, unsigned gy, const float* x, const float* taps,
+                             const float* bias, const float* res, float* out, long long q0,
+                             long long q1, long long L, int ci, int co, int kh, int kw, int wp,
+                             long long slack, int pad, int relu, int has_res, int split)
+{
+    static float smem[CONV_SMEM];
+    ConvHostExec* ex = new ConvHostExec;
+    for (unsigned by = 0; by < gy; ++by)
+        for (unsigned bx = 0; bx < gx; ++bx) {
+            // NaN in shared memory: a fragment read of anything not staged poisons the output
+            for (int e = 0; e < CONV_SMEM; ++e) smem[e] = std::numeric_limits<float>::quiet_NaN();
+            conv_tc_block(*ex, smem, x, taps, bias, res, out, q0, q1, L, ci, co, kh, kw, wp,
+                          slack, pad, relu, has_res, split, (int)bx, (int)by);
+        }
+    delete ex;
+}
+
+// the grid every pixel and channel needs
 extern "C" void conv_tc_host(const float* x, const float* taps, const float* bias,
                              const float* res, float* out, long q0, long q1, long L, int ci,
                              int co, int kh, int kw, int wp, long slack, int pad, int relu,
                              int has_res, int split)
 {
-    static float smem[CONV_SMEM];
-    ConvHostExec* ex = new ConvHostExec;
-    const long nbx = (q1 - q0 + CONV_BM - 1) / CONV_BM;
-    for (int by = 0; by < (co + CONV_BN - 1) / CONV_BN; ++by)
-        for (long bx = 0; bx < nbx; ++bx) {
-            // NaN in shared memory: a fragment read of anything not staged poisons the output
-            for (int e = 0; e < CONV_SMEM; ++e) smem[e] = std::numeric_limits<float>::quiet_NaN();
-            conv_tc_block(*ex, smem, x, taps, bias, res, out, q0, q1, L, ci, co, kh, kw, wp,
-                          slack, pad, relu, has_res, split, (int)bx, by);
-        }
-    delete ex;
+    conv_tc_grid((unsigned)((q1 - q0 + CONV_BM - 1) / CONV_BM),
+                 (unsigned)((co + CONV_BN - 1) / CONV_BN), x, taps, bias, res, out, q0, q1, L,
+                 ci, co, kh, kw, wp, slack, pad, relu, has_res, split);
 }
 """
 
@@ -260,6 +272,77 @@ def test_conv_tc_rejects_unsupported_layers_and_bad_buffers():
         _conv_tc.conv_tc(geo, x, taps, 3, 3, b[:8], False, None, out)
     with pytest.raises(ValueError, match="x must be"):
         _conv_tc.conv_tc(geo, geo.empty(np, 16)[:, :8], taps, 3, 3, b, False, None, out)
+
+
+@pytest.fixture
+def fake_gpu(host, tmp_path_factory, monkeypatch):
+    """:mod:`_conv_tc` on ``fake_cupy.FakeCupy``: its launches (arguments checked against the
+    kernel's GPU signature) run the host build on the grid they ask for."""
+
+    def runner(split):
+        def run(grid, block, cargs):
+            assert tuple(block) == (THREADS,)
+            host.conv_tc_grid(ctypes.c_uint(grid[0]), ctypes.c_uint(grid[1]), *cargs,
+                              ctypes.c_int(split))
+        return run
+
+    fake = FakeCupy(tmp_path_factory, runners={"conv_tc_f32": runner(0),
+                                               "conv_tc3_f32": runner(1)})
+    monkeypatch.setattr(_conv_tc, "cupy_module", lambda: fake)
+    monkeypatch.setattr(_conv_tc, "_checked", {})
+    monkeypatch.setattr(_conv_tc, "_chosen", {})
+    _conv_tc._kernel.cache_clear()
+    yield fake
+    _conv_tc._kernel.cache_clear()
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize(("h", "w", "pad", "ci", "co", "kh", "kw", "relu", "residual"),
+                         CASES)
+def test_launch_matches_reference(fake_gpu, h, w, pad, ci, co, kh, kw, relu, residual, split):
+    # conv_tc itself: its grid, and its arguments' order and C types
+    geo, x, taps, b, res = _layer(h, w, pad, ci, co, kh, kw, residual, h * 1000 + ci)
+    out = np.full((geo.length, co), np.nan, np.float32)
+    out[:geo.q_start] = out[geo.q_end:] = 7.0
+    dev = fake_gpu.asarray
+    out = dev(out)
+    _conv_tc.conv_tc(geo, dev(x), dev(taps), kh, kw, dev(b), relu,
+                     None if res is None else dev(res), out, split=split)
+    want = reference(geo, x, taps, kh, kw, b, relu, res, rounded=not split)
+    got = out[geo.q_start:geo.q_end].get()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * max(1.0, np.abs(want).max()))
+    assert (out[:geo.q_start] == 7).all() and (out[geo.q_end:] == 7).all()
+
+
+def _fp32_layer(geo, x, taps, kh, kw, b, relu, residual, out):
+    """Stands in for cuBLAS's float32 layer (float64 here)."""
+    out[geo.q_start:geo.q_end] = reference(geo, x, taps, kh, kw, b, relu, residual,
+                                           rounded=False)
+    return out
+
+
+def test_check_on_a_fake_device(fake_gpu, host):
+    assert _conv_tc._check(_fp32_layer, split=False)
+    assert _conv_tc._check(_fp32_layer, split=True)
+    # a 3xTF32 kernel that lost its split terms misses float32 accuracy; one that skips its
+    # last block of pixels leaves NaN
+    fake_gpu.runners["conv_tc3_f32"] = lambda grid, block, cargs: host.conv_tc_grid(
+        ctypes.c_uint(grid[0]), ctypes.c_uint(grid[1]), *cargs, ctypes.c_int(0))
+    fake_gpu.runners["conv_tc_f32"] = lambda grid, block, cargs: host.conv_tc_grid(
+        ctypes.c_uint(grid[0] - 1), ctypes.c_uint(grid[1]), *cargs, ctypes.c_int(0))
+    _conv_tc._kernel.cache_clear()
+    assert not _conv_tc._check(_fp32_layer, split=True)
+    assert not _conv_tc._check(_fp32_layer, split=False)
+
+
+def test_choice_on_a_fake_device_checks_then_times(fake_gpu, monkeypatch):
+    monkeypatch.setattr(_conv_tc, "device_time_ms", lambda fn, repeat=3: fn())
+    geo = FlatGeometry(40, 62, 1)
+    assert _conv_tc.choose(geo, 64, 64, 3, 3, None, True, lambda: 1.0, lambda: 2.0,
+                           _fp32_layer)
+    assert not _conv_tc.choose(geo, 64, 32, 3, 3, None, True, lambda: 3.0, lambda: 2.0,
+                               _fp32_layer)
+    assert _conv_tc._checked == {(0, True): True}
 
 
 class _FakeDevice:
