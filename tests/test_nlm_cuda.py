@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from invrestore.backend import cupy_available
+from invrestore.kernels import _nlm_cuda
 from invrestore.kernels._nlm_cuda import SOURCE
 from invrestore.kernels.nlm import (
     _from_planar,
@@ -16,6 +17,7 @@ from invrestore.kernels.nlm import (
 )
 
 from .cuda_host import compile_host, compiles_for_a_gpu
+from .fake_cupy import FakeCupy
 
 HOST = r"""
 #define NLM_HOST(NAME, KERNEL, T)                                                           \
@@ -36,16 +38,23 @@ def host_nlm(tmp_path_factory):
             np.dtype(np.float64): (dll.host_f64, ctypes.c_double)}
 
 
-def _host_nlm(host_nlm, x, sigma, h, patch_size, patch_distance, fast_mode):
-    """``non_local_means`` with the kernel run on the host (same preparation as the GPU path)."""
-    fn, cscalar = host_nlm[x.dtype]
-    H, W = x.shape[:2]
+def _prepare(x, sigma, h, patch_size, patch_distance, fast_mode):
+    """The kernel's inputs as :func:`non_local_means` prepares them for the GPU path:
+    ``(P, g, f, r, s1, s2)``."""
     C = 1 if x.ndim == 2 else x.shape[2]
     f, r = patch_size // 2, patch_distance
     g = patch_weights(patch_size, fast_mode)
     s1 = 1.0 / (h * h * C * float(g.sum()) ** 2)
     s2 = 2.0 * sigma * sigma / (h * h)
-    P = _planar_padded(x, r + f)
+    return _planar_padded(x, r + f), g, f, r, s1, s2
+
+
+def _host_nlm(host_nlm, x, sigma, h, patch_size, patch_distance, fast_mode):
+    """``non_local_means`` with the kernel run on the host (same preparation as the GPU path)."""
+    fn, cscalar = host_nlm[x.dtype]
+    H, W = x.shape[:2]
+    C = 1 if x.ndim == 2 else x.shape[2]
+    P, g, f, r, s1, s2 = _prepare(x, sigma, h, patch_size, patch_distance, fast_mode)
     gd = np.ascontiguousarray(g, dtype=x.dtype)
     out = np.full((C, H, W), np.nan, dtype=x.dtype)
     ptr = ctypes.c_void_p
@@ -53,6 +62,25 @@ def _host_nlm(host_nlm, x, sigma, h, patch_size, patch_distance, fast_mode):
        ctypes.c_int(H), ctypes.c_int(W), ctypes.c_int(P.shape[2]), ctypes.c_int(f),
        ctypes.c_int(r), cscalar(s1), cscalar(s2))
     return _from_planar(out, x.ndim)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(9, 11), (13, 7, 3), (70, 9, 4)])
+def test_launcher_on_a_fake_device(tmp_path_factory, monkeypatch, dtype, shape):
+    # nlm_cuda's grid and arguments (checked against the kernel's GPU signature), launched on
+    # the host build through fake_cupy
+    fake = FakeCupy(tmp_path_factory)
+    monkeypatch.setattr(_nlm_cuda, "cupy_module", lambda: fake)
+    _nlm_cuda._module.cache_clear()
+    try:
+        x = np.random.default_rng(sum(shape)).random(shape).astype(dtype)
+        P, g, f, r, s1, s2 = _prepare(x, 0.1, 0.2, 5, 3, True)
+        out = _nlm_cuda.nlm_cuda(fake.asarray(P), g, f, r, s1, s2, *shape[:2])
+    finally:
+        _nlm_cuda._module.cache_clear()
+    got = _from_planar(out.get(), x.ndim)
+    ref = nlm_reference(x, 0.1, 0.2, patch_size=5, patch_distance=3, fast_mode=True)
+    np.testing.assert_allclose(got, ref, atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
