@@ -270,6 +270,8 @@ def test_conv_tc_rejects_unsupported_layers_and_bad_buffers():
         _conv_tc.conv_tc(geo, x, taps, 3, 3, b, False, out.astype(np.float64), out)
     with pytest.raises(ValueError, match=r"b must be a C-contiguous float32 \(64,\)"):
         _conv_tc.conv_tc(geo, x, taps, 3, 3, b[:8], False, None, out)
+    with pytest.raises(ValueError, match="taps must be a C-contiguous float32 array, got float64"):
+        _conv_tc.conv_tc(geo, x, taps.astype(np.float64), 3, 3, b, False, None, out)
     with pytest.raises(ValueError, match="x must be"):
         _conv_tc.conv_tc(geo, geo.empty(np, 16)[:, :8], taps, 3, 3, b, False, None, out)
 

@@ -12,7 +12,8 @@
 Choice (:data:`MODE`):
 
 * ``"auto"`` (default): on a device of compute capability 8.0 or more, each of the two forms is
-  first *checked* against cuBLAS in float32 on a small random layer (largest difference at most
+  first *checked* against cuBLAS in float32 on small random layers (:data:`CHECK_LAYERS`;
+  largest difference at most
   :data:`CHECK_TOL` of the output's range; a failure warns once and keeps cuBLAS for that form
   on that device), then, once per layer shape (channels, kernel, residual or not, size class of
   the image), the kernel and cuBLAS are *timed* on the call's own data and the faster is kept,
@@ -37,7 +38,7 @@ import numpy as np
 from ..backend import cupy_module, device_time_ms
 from ._conv_tc_source import BM, BN, SOURCE, THREADS
 
-__all__ = ["CHECK_TOL", "MODE", "aligned", "choose", "conv_tc", "supported"]
+__all__ = ["CHECK_LAYERS", "CHECK_TOL", "MODE", "aligned", "choose", "conv_tc", "supported"]
 
 #: "auto", "cublas" or "tensor_core" (see the module docstring).
 MODE = "auto"
@@ -89,6 +90,8 @@ def conv_tc(geo, x, taps, kh, kw, b, relu, residual, out, split=False):
     nk, ci, co = (int(s) for s in taps.shape)
     if not supported(ci, co, kh, kw) or nk != kh * kw:
         raise ValueError(f"conv_tc: unsupported layer {kh}x{kw}, {ci} -> {co} channels")
+    if taps.dtype != np.float32 or not taps.flags.c_contiguous:
+        raise ValueError(f"conv_tc: taps must be a C-contiguous float32 array, got {taps.dtype}")
     if b.shape != (co,) or b.dtype != np.float32 or not b.flags.c_contiguous:
         raise ValueError(f"conv_tc: b must be a C-contiguous float32 ({co},) array, got "
                          f"{b.dtype} {tuple(b.shape)}")
@@ -112,29 +115,40 @@ def conv_tc(geo, x, taps, kh, kw, b, relu, residual, out, split=False):
     return out
 
 
+#: The layers of the check (Cin, Cout, residual): a hidden layer, a first and a last layer
+#: (vector and value-by-value staging and stores), and odd channel counts both ways.
+CHECK_LAYERS = ((64, 64, True), (1, 64, False), (64, 1, True), (15, 3, False))
+
+
 def _check(cublas_fp32, split):
-    """The kernel against ``cublas_fp32`` (float32 cuBLAS) on a random 3x3 64 -> 64 layer."""
+    """The kernel against ``cublas_fp32`` (float32 cuBLAS) on random 3x3 layers
+    (:data:`CHECK_LAYERS`, a 21x45 image): True where every output agrees."""
     from ._flat import FlatGeometry
 
     cp = cupy_module()
     rng = np.random.default_rng(0)
     geo = FlatGeometry(21, 45, 1)
-    ci = co = 64
-    x = geo.empty(cp, ci)
-    geo.interior(x)[...] = cp.asarray(rng.standard_normal((21, 45, ci), np.float32))
-    taps = cp.asarray(rng.standard_normal((9, ci, co), np.float32) / 24)
-    b = cp.asarray(rng.standard_normal(co, np.float32))
-    res = geo.empty(cp, co)
-    geo.interior(res)[...] = cp.asarray(rng.standard_normal((21, 45, co), np.float32))
-    ref = cublas_fp32(geo, x, taps, 3, 3, b, True, res, geo.empty(cp, co))
-    got = geo.empty(cp, co)
-    got[...] = cp.nan
-    got[:geo.q_start] = 0
-    got[geo.q_end:] = 0
-    conv_tc(geo, x, taps, 3, 3, b, True, res, got, split=split)
-    scale = float(cp.abs(ref).max())
-    err = float(cp.abs(got - ref).max())  # NaN (an unwritten output) fails the test below
-    return bool(err <= CHECK_TOL[split] * scale)
+    for ci, co, residual in CHECK_LAYERS:
+        x = geo.empty(cp, ci)
+        geo.interior(x)[...] = cp.asarray(rng.standard_normal((21, 45, ci), np.float32))
+        taps = cp.asarray(rng.standard_normal((9, ci, co), np.float32)
+                           / np.float32(3 * np.sqrt(ci)))
+        b = cp.asarray(rng.standard_normal(co, np.float32))
+        res = None
+        if residual:
+            res = geo.empty(cp, co)
+            geo.interior(res)[...] = cp.asarray(rng.standard_normal((21, 45, co), np.float32))
+        ref = cublas_fp32(geo, x, taps, 3, 3, b, True, res, geo.empty(cp, co))
+        got = geo.empty(cp, co)
+        got[...] = cp.nan
+        got[:geo.q_start] = 0
+        got[geo.q_end:] = 0
+        conv_tc(geo, x, taps, 3, 3, b, True, res, got, split=split)
+        scale = float(cp.abs(ref).max())
+        err = float(cp.abs(got - ref).max())  # NaN (an unwritten output) fails the test below
+        if not err <= CHECK_TOL[split] * scale:
+            return False
+    return True
 
 
 def choose(geo, ci, co, kh, kw, residual, split, run_tc, run_cublas, cublas_fp32):
