@@ -515,3 +515,30 @@ def test_conv_flat_cupy_dispatch(monkeypatch, allow_tf32):
             calls.clear()
             _flat_cuda.conv_flat_cupy(geo, xx, taps, 3, 3, None, True, residual, out)
             assert calls == [("cublas", allow_tf32)]
+
+
+@pytest.mark.parametrize(("ci", "co", "residual"), [(1, 64, False), (64, 64, True),
+                                                    (64, 1, False), (4, 3, True)])
+def test_conv_flat_on_tensor_cores_of_a_fake_device(fake_gpu, monkeypatch, ci, co, residual):
+    # conv_flat -> conv_flat_cupy -> conv_tc, as a network's layer reaches it on the GPU,
+    # against the CPU engine
+    from invrestore.nn._flat import conv_flat, prepare
+
+    monkeypatch.setattr(_conv_tc, "MODE", "tensor_core")
+    rng = np.random.default_rng(ci + co)
+    geo = FlatGeometry(19, 23, 1)
+    x = geo.empty(np, ci)
+    geo.interior(x)[...] = rng.standard_normal((19, 23, ci))
+    weight = (rng.standard_normal((co, ci, 3, 3)) / np.sqrt(9 * ci)).astype(np.float32)
+    bias = rng.standard_normal(co).astype(np.float32)
+    res = None
+    if residual:
+        res = geo.empty(np, co)
+        geo.interior(res)[...] = rng.standard_normal((19, 23, co))
+    want = conv_flat(geo, x, weight, bias, relu=True, residual=res)
+    dev = fake_gpu.asarray
+    taps, kh, kw = prepare(weight)  # (the engine prepares each layer once, on the device)
+    got = conv_flat(geo, dev(x), (dev(taps), kh, kw), dev(bias), relu=True,
+                    residual=None if res is None else dev(res), out=dev(geo.empty(np, co)),
+                    impl="cublas")
+    np.testing.assert_allclose(got.get(), want, rtol=0, atol=1e-5 * np.abs(want).max())
