@@ -306,10 +306,12 @@ def tv_row(n, gpu, iters=100):
                     else _tv_cuda.strip_rows(n, n, target))
             row["variant"] = f"{name}, {rows} rows"
         row["variant_default"] = default
+        # whether the vector pass matched the strip pass on this device (auto's check)
+        row["vector_check"] = {str(k[1]): v for k, v in _tv_cuda._vector_ok.items()}
         row["gpu_xp_s"] = _best(lambda: tv_prox(yg, 0.1, max_iter=iters, tol=0, impl="xp"),
                                 lambda: synchronize(yg), repeat=2)
-        print("  TV passes (ms): " + ", ".join(f"{k}: {_ms(v)}" for k, v in sweep.items()),
-              flush=True)
+        print("  TV passes (ms): " + ", ".join(f"{k}: {_ms(v)}" for k, v in sweep.items())
+              + f"; vector pass check: {row['vector_check']}", flush=True)
     print(_fmt_row(row) + (f"  (array code on the GPU: {_ms(row['gpu_xp_s'])} ms)"
                            if row["gpu_xp_s"] else ""), flush=True)
     return row
