@@ -17,7 +17,7 @@ from invrestore.kernels.nlm import (
 )
 
 from .cuda_host import compile_host, compiles_for_a_gpu
-from .fake_cupy import FakeCupy
+from .fake_cupy import DeviceArray, FakeCupy
 
 HOST = r"""
 #define NLM_HOST(NAME, KERNEL, T)                                                           \
@@ -66,21 +66,25 @@ def _host_nlm(host_nlm, x, sigma, h, patch_size, patch_distance, fast_mode):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(9, 11), (13, 7, 3), (70, 9, 4)])
-def test_launcher_on_a_fake_device(tmp_path_factory, monkeypatch, dtype, shape):
-    # nlm_cuda's grid and arguments (checked against the kernel's GPU signature), launched on
-    # the host build through fake_cupy
+def test_cuda_path_on_a_fake_device(tmp_path_factory, monkeypatch, dtype, shape):
+    # non_local_means(impl="cuda") as on a GPU: its preparation, then nlm_cuda's grid and
+    # arguments (checked against the kernel's GPU signature) launched on the host build
+    # through fake_cupy
+    from invrestore.kernels import nlm
+
     fake = FakeCupy(tmp_path_factory)
     monkeypatch.setattr(_nlm_cuda, "cupy_module", lambda: fake)
+    monkeypatch.setattr(nlm, "get_xp", lambda *a: fake)  # the input counts as a device array
     _nlm_cuda._module.cache_clear()
+    x = np.random.default_rng(sum(shape)).random(shape).astype(dtype)
+    kw = {"patch_size": 5, "patch_distance": 3, "fast_mode": True}
     try:
-        x = np.random.default_rng(sum(shape)).random(shape).astype(dtype)
-        P, g, f, r, s1, s2 = _prepare(x, 0.1, 0.2, 5, 3, True)
-        out = _nlm_cuda.nlm_cuda(fake.asarray(P), g, f, r, s1, s2, *shape[:2])
+        got = non_local_means(fake.asarray(x), 0.1, 0.2, impl="cuda", **kw)
     finally:
         _nlm_cuda._module.cache_clear()
-    got = _from_planar(out.get(), x.ndim)
-    ref = nlm_reference(x, 0.1, 0.2, patch_size=5, patch_distance=3, fast_mode=True)
-    np.testing.assert_allclose(got, ref, atol=1e-5 if dtype == np.float32 else 1e-12)
+    assert type(got) is DeviceArray
+    ref = nlm_reference(x, 0.1, 0.2, **kw)
+    np.testing.assert_allclose(got.get(), ref, atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
